@@ -1,0 +1,8 @@
+"""a2lib: attribute-aware deep hashing (A²-Net, A²-Net++) and simplicity bias, as a thin library behind notebooks.
+
+Data flows one way: ``data`` → ``models`` → ``losses``/``train`` → ``evaluate`` → ``search``/``explain`` → ``plots``;
+``workbook`` runs the notebooks that tell the story. See README.md and the notebooks for a guided tour.
+"""
+
+__version__ = "0.1.0"
+
