@@ -28,6 +28,8 @@ PROFILES = ("smoke", "quick", "full")
 RUNNER_PARAMETERS = ("profile", "device")
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
+SHARED_PREFIX = "x-"
+"""Top-level profile keys starting with this hold YAML anchors shared by several notebooks (``x-birds: &birds``)."""
 
 
 class WorkbookError(Exception):
@@ -66,10 +68,11 @@ def load_profile(name_or_path: str) -> Profile:
     if not path.is_file():
         raise WorkbookError(f"profile file {path} does not exist; built-in profiles: {', '.join(PROFILES)}")
     spec = yaml.safe_load(path.read_text()) or {}
-    unknown = set(spec) - {"name", "description", "device", "notebooks"}
+    unknown = {key for key in spec if not key.startswith(SHARED_PREFIX)} - {"name", "description", "device", "notebooks"}
     if unknown:
         raise WorkbookError(
-            f"profile {path} has unknown keys {sorted(unknown)}; allowed: name, description, device, notebooks"
+            f"profile {path} has unknown keys {sorted(unknown)}; allowed: name, description, device, notebooks, "
+            f"and '{SHARED_PREFIX}*' blocks for shared YAML anchors"
         )
     return Profile(
         name=spec.get("name", path.stem),

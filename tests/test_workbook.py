@@ -112,3 +112,14 @@ def test_python_dash_m_entry_point(root):
 def test_flatten_numbers_skips_text_and_booleans():
     tree = {"b": {"x": 1, "ok": True, "name": "a"}, "a": [0.5, {"y": 2}]}
     assert list(flatten_numbers(tree)) == [("a[0]", 0.5), ("a[1].y", 2.0), ("b.x", 1.0)]
+
+
+def test_shared_anchor_blocks_are_allowed_and_expand(root, tmp_path):
+    profile = _profile(tmp_path, "name: fx\nx-common: &c\n  scale: 5\nnotebooks:\n  01_fixture: *c\n")
+    workbook.run(profile, only=["01"], notebooks_dir=FIXTURES / "notebooks", device="cpu")
+    assert '"answer": 105' in (root / "results/fx/01_fixture.json").read_text()
+
+
+def test_unknown_top_level_key_is_rejected(tmp_path):
+    with pytest.raises(workbook.WorkbookError, match="unknown keys \\['notebook'\\]"):
+        workbook.load_profile(_profile(tmp_path, "name: fx\nnotebook: {}\n"))

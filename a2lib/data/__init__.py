@@ -1,0 +1,77 @@
+"""Datasets for a2lib: embedded synthetic sets, MNIST-CIFAR style dominoes, real fine-grained loaders, arrays.
+
+``load(name, split, root=None, **options)`` returns a torch Dataset whose items are ``(float CxHxW image, label)``
+and which exposes ``labels``, ``num_classes`` and ``class_names`` (attribute sets also ``attributes`` and
+``attribute_names``). Embedded sets are generated deterministically from ``seed`` and cached under ``<root>/<name>/``;
+real sets are read from ``<root>/<name>/`` (``folder``: from ``root`` itself), see ``data/README.md``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..paths import data_root
+from .arrays import ArrayDataset, LabelledSubset
+from .dominoes import FLAVOURS, VARIANTS, DominoesDataset, dominoes
+from .finegrained import aircraft, cub200, folder, food101, nabirds, vegfru
+from .mnist_cifar import mnist_cifar
+from .splits import ZeroShotSplit, zero_shot_split
+from .synth_birds import SynthBirds, synth_birds
+from .synth_dominoes import synth_dominoes
+from .transforms import for_profile
+
+_IN_SUBFOLDER = {
+    "cub200": cub200,
+    "aircraft": aircraft,
+    "food101": food101,
+    "nabirds": nabirds,
+    "vegfru": vegfru,
+}
+_AT_ROOT = {
+    "synth-dominoes": synth_dominoes,
+    "synth-birds": synth_birds,
+    "mnist-cifar": mnist_cifar,
+    "folder": folder,
+}
+DATASETS = ("synth-dominoes", "synth-birds", "mnist-cifar", "cub200", "aircraft", "food101", "nabirds", "vegfru", "folder")
+
+
+def load(name: str, split: str, root=None, classes=None, **options):
+    """Build dataset ``name``'s ``split`` ("train" or "test"); ``options`` go to the dataset's builder.
+
+    ``root`` defaults to the workbook's ``data/`` folder (``a2lib.paths.data_root()``, ``$A2LIB_DATA`` overrides).
+    ``classes``: keep only the items of these class indices (labels unchanged; a multi-label item is kept when all
+    its labels are among them), e.g. one side of ``zero_shot_split`` for the zero-shot protocol (paper Table 4).
+
+    Names: synth-dominoes, synth-birds, mnist-cifar, cub200, aircraft, food101, nabirds, vegfru, folder.
+    Real sets are read from ``<root>/<name>/``; ``folder`` reads ``root`` itself (``root/<class>/<image>``).
+    """
+    root = data_root() if root is None else root
+    if name in _IN_SUBFOLDER:
+        dataset = _IN_SUBFOLDER[name](Path(root) / name, split, **options)
+    elif name in _AT_ROOT:
+        dataset = _AT_ROOT[name](split, root=root, **options) if name != "folder" else folder(root, split, **options)
+    else:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    return dataset if classes is None else _keep_classes(dataset, classes)
+
+
+def _keep_classes(dataset, classes) -> LabelledSubset:
+    """The items of ``dataset`` whose label (every label, for multi-hot) is in ``classes``."""
+    wanted = sorted({int(c) for c in classes})
+    if not wanted or not all(0 <= c < dataset.num_classes for c in wanted):
+        raise ValueError(f"classes must be a non-empty list of class indices 0..{dataset.num_classes - 1}, "
+                         f"got {list(classes)}")
+    keep = torch.zeros(dataset.num_classes, dtype=torch.bool)
+    keep[wanted] = True
+    labels = torch.as_tensor(dataset.labels)
+    inside = (labels.bool() <= keep[None]).all(dim=1) if labels.ndim == 2 else keep[labels.long()]
+    return LabelledSubset(dataset, torch.nonzero(inside).flatten())
+
+
+__all__ = [
+    "ArrayDataset", "DATASETS", "DominoesDataset", "FLAVOURS", "LabelledSubset", "SynthBirds", "VARIANTS",
+    "ZeroShotSplit", "aircraft", "cub200", "dominoes", "folder", "food101", "for_profile", "load", "mnist_cifar",
+    "nabirds", "synth_birds", "synth_dominoes", "vegfru", "zero_shot_split",
+]

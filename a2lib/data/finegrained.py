@@ -1,0 +1,338 @@
+"""Real fine-grained loaders (DESIGN §3): CUB-200-2011 (with its 312 attributes), FGVC-Aircraft and Food-101
+(torchvision), NABirds and VegFru (official list files) and a class-per-folder loader.
+
+Images load lazily from disk; ``labels`` (and CUB's ``attributes``) come from the list files without opening images.
+Missing roots/files raise FileNotFoundError naming what is missing and where to get it; malformed list lines raise
+ValueError naming the file and line; a corrupt image raises ValueError naming the file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from .transforms import for_profile
+
+CUB_URL = "https://data.caltech.edu/records/65de6-vk739 (CUB_200_2011.tgz)"
+AIRCRAFT_URL = "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz"
+FOOD101_URL = "http://data.vision.ee.ethz.ch/cvl/food-101.tar.gz"
+NABIRDS_URL = "https://dl.allaboutbirds.org/nabirds (free after accepting the terms of use)"
+VEGFRU_URL = "https://github.com/ustc-vim/vegfru (images and vegfru_list/)"
+CUB_FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
+CUB_ATTRIBUTE_LABELS = "attributes/image_attribute_labels.txt"
+CUB_NUM_ATTRIBUTES = 312
+NABIRDS_FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
+VEGFRU_SUBSETS = {"vegfru": "vegfru", "veg200": "veg", "fru92": "fru"}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+SPLITS = ("train", "test")
+FOLDER_TEST_FRACTION = 0.2
+
+
+def _check_split(name: str, split: str, choices: Sequence[str] = SPLITS) -> None:
+    if split not in choices:
+        raise ValueError(f"unknown split {split!r} for {name}; choose one of {', '.join(choices)}")
+
+
+def _missing(dataset: str, root: Path, missing: Sequence[str], expected: Sequence[str], source: str):
+    return FileNotFoundError(
+        f"{dataset} not found or incomplete at {root}: missing {', '.join(missing)}. Expected under {root}: "
+        f"{', '.join(expected)}. Get it from {source} and extract it there (see data/README.md)."
+    )
+
+
+def read_rows(path: Path, min_fields: int, max_split: int = -1) -> list[tuple[int, list[str]]]:
+    """Non-empty whitespace-separated rows of a list file with their 1-based line numbers."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            fields = line.split(maxsplit=max_split) if max_split > 0 else line.split()
+            if len(fields) < min_fields:
+                raise ValueError(
+                    f"malformed line {number} in {path}: expected at least {min_fields} fields, got {line!r}"
+                )
+            rows.append((number, fields))
+    return rows
+
+
+def _int(path: Path, number: int, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"malformed line {number} in {path}: {text!r} is not an integer") from None
+
+
+def _id_map(path: Path, max_split: int = 1) -> dict[str, str]:
+    return {fields[0]: fields[1] for _, fields in read_rows(path, 2, max_split)}
+
+
+def load_image(path) -> Image.Image:
+    """Open an image as RGB; a missing file or one PIL cannot decode is reported with its path."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image file {path} is listed by the dataset but does not exist")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"corrupt or unreadable image file {path}: {error}") from error
+
+
+class ImageListDataset(Dataset):
+    """Images listed on disk with class labels (and optional per-image attributes); items ``(transform(img), label)``."""
+
+    def __init__(self, paths: Sequence, labels, class_names: Sequence[str], transform: Callable | None,
+                 attributes=None, attribute_names: Sequence[str] | None = None, name: str = "images"):
+        self.paths = [Path(p) for p in paths]
+        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        self.class_names = list(class_names)
+        self.num_classes = len(self.class_names)
+        self.transform = transform
+        self.attributes = None if attributes is None else torch.as_tensor(attributes).float()
+        self.attribute_names = None if attribute_names is None else list(attribute_names)
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        image = load_image(self.paths[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[index])
+
+
+def _transform(transform, profile: str, split: str, size: int | None):
+    return transform if transform is not None else for_profile(profile, train=split == "train", size=size)
+
+
+def _cub_attribute_names(base: Path) -> list[str]:
+    for candidate in (base / "attributes.txt", base.parent / "attributes.txt", base / "attributes" / "attributes.txt"):
+        if candidate.exists():
+            rows = read_rows(candidate, 2, 1)
+            return [fields[1] for _, fields in rows]
+    return [f"attribute_{a + 1}" for a in range(CUB_NUM_ATTRIBUTES)]
+
+
+def _cub_attributes(path: Path, index_of_image: dict[int, int], n: int, num_attributes: int):
+    """Parse ``<image_id> <attribute_id> <is_present> <certainty_id> <time>`` (extra fields tolerated)."""
+    present = np.zeros((n, num_attributes), dtype=np.float32)
+    certainty = np.zeros((n, num_attributes), dtype=np.int64)
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                if len(fields) < 4:
+                    raise ValueError
+                image_id, attribute_id, is_present, certainty_id = (int(f) for f in fields[:4])
+            except ValueError:
+                raise ValueError(
+                    f"malformed line {number} in {path}: expected '<image_id> <attribute_id> <is_present> "
+                    f"<certainty_id> <time>', got {line.strip()!r}"
+                ) from None
+            if not 1 <= attribute_id <= num_attributes or is_present not in (0, 1):
+                raise ValueError(f"malformed line {number} in {path}: attribute id {attribute_id} or "
+                                 f"is_present {is_present} out of range")
+            row = index_of_image.get(image_id)
+            if row is not None:
+                present[row, attribute_id - 1] = is_present
+                certainty[row, attribute_id - 1] = certainty_id
+    return present, certainty
+
+
+def cub200(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
+           attributes: bool = True) -> ImageListDataset:
+    """CUB-200-2011: 5,994 train / 5,794 test (``train_test_split.txt``), 200 classes, 312 attributes.
+
+    ``root`` holds ``CUB_200_2011/`` (or is that folder). ``.attributes`` is ``is_present`` (N x 312),
+    ``.attribute_certainty`` the certainty id (1 not visible .. 4 definitely).
+    """
+    _check_split("cub200", split)
+    root = Path(root)
+    base = root / "CUB_200_2011" if (root / "CUB_200_2011").is_dir() else root
+    needed = CUB_FILES + ((CUB_ATTRIBUTE_LABELS,) if attributes else ()) + ("images/",)
+    missing = [f for f in needed if not (base / f).exists()]
+    if missing:
+        raise _missing("CUB-200-2011", base, missing, needed, CUB_URL)
+    paths = _id_map(base / "images.txt")
+    labels = _id_map(base / "image_class_labels.txt")
+    is_train = _id_map(base / "train_test_split.txt")
+    class_rows = read_rows(base / "classes.txt", 2, 1)
+    class_names = [fields[1] for _, fields in class_rows]
+    want = "1" if split == "train" else "0"
+    ids = sorted((i for i, flag in is_train.items() if flag == want), key=int)
+    for name, table in (("image_class_labels.txt", labels), ("images.txt", paths)):
+        absent = [i for i in ids if i not in table]
+        if absent:
+            raise ValueError(f"{base / name} has no line for image id(s) {absent[:5]} listed in train_test_split.txt")
+    label_list = [int(labels[i]) - 1 for i in ids]
+    dataset = ImageListDataset([base / "images" / paths[i] for i in ids], label_list, class_names,
+                               _transform(transform, profile, split, size), name="cub200")
+    dataset.image_ids = [int(i) for i in ids]
+    if attributes:
+        names = _cub_attribute_names(base)
+        index_of_image = {int(i): row for row, i in enumerate(ids)}
+        present, certainty = _cub_attributes(base / CUB_ATTRIBUTE_LABELS, index_of_image, len(ids), len(names))
+        dataset.attributes = torch.from_numpy(present)
+        dataset.attribute_certainty = torch.from_numpy(certainty)
+        dataset.attribute_names = names
+    return dataset
+
+
+def _from_torchvision(name: str, make, root: Path, expected: Sequence[str], url: str, download: bool):
+    try:
+        return make(download=False)
+    except RuntimeError:
+        pass
+    if download:
+        try:
+            return make(download=True)
+        except Exception as error:  # network errors come in many types
+            raise FileNotFoundError(
+                f"{name} is not at {root} and downloading it from {url} failed ({error}). Expected under {root}: "
+                f"{', '.join(expected)}. Download it by hand and extract it there (see data/README.md)."
+            ) from error
+    raise FileNotFoundError(
+        f"{name} not found at {root} (download=False). Expected under {root}: {', '.join(expected)}. "
+        f"Pass download=True or get it from {url} (see data/README.md)."
+    )
+
+
+def aircraft(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
+             download: bool = False, annotation_level: str = "variant") -> ImageListDataset:
+    """FGVC-Aircraft via torchvision: ``train`` = trainval (6,667), ``test`` (3,333); 100 variants."""
+    _check_split("aircraft", split)
+    from torchvision.datasets import FGVCAircraft
+    root = Path(root)
+    expected = ["fgvc-aircraft-2013b/data/images/*.jpg", "fgvc-aircraft-2013b/data/variants.txt",
+                "fgvc-aircraft-2013b/data/images_variant_trainval.txt", "fgvc-aircraft-2013b/data/images_variant_test.txt"]
+    tv_split = "trainval" if split == "train" else "test"
+    base = _from_torchvision(
+        "FGVC-Aircraft", lambda download: FGVCAircraft(root, split=tv_split, annotation_level=annotation_level,
+                                                       download=download),
+        root, expected, AIRCRAFT_URL, download)
+    return ImageListDataset(base._image_files, base._labels, base.classes, _transform(transform, profile, split, size),
+                            name="aircraft")
+
+
+def food101(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
+            download: bool = False) -> ImageListDataset:
+    """Food-101 via torchvision: ``meta/train.json`` (75,750) / ``meta/test.json`` (25,250); 101 classes."""
+    _check_split("food101", split)
+    from torchvision.datasets import Food101
+    root = Path(root)
+    expected = ["food-101/images/<class>/<id>.jpg", "food-101/meta/train.json", "food-101/meta/test.json"]
+    base = _from_torchvision("Food-101", lambda download: Food101(root, split=split, download=download),
+                             root, expected, FOOD101_URL, download)
+    return ImageListDataset(base._image_files, base._labels, base.classes, _transform(transform, profile, split, size),
+                            name="food101")
+
+
+def nabirds(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None):
+    """NABirds, official split (``train_test_split.txt``); the class ids used by images, mapped to 0..K-1."""
+    _check_split("nabirds", split)
+    root = Path(root)
+    base = root / "nabirds" if (root / "nabirds").is_dir() else root
+    needed = NABIRDS_FILES + ("images/",)
+    missing = [f for f in needed if not (base / f).exists()]
+    if missing:
+        raise _missing("NABirds", base, missing, needed, NABIRDS_URL)
+    paths = _id_map(base / "images.txt")
+    labels = _id_map(base / "image_class_labels.txt")
+    is_train = _id_map(base / "train_test_split.txt")
+    names = {fields[0]: fields[1] for _, fields in read_rows(base / "classes.txt", 2, 1)}
+    used = sorted({int(c) for c in labels.values()})
+    unknown = [c for c in used if str(c) not in names]
+    if unknown:
+        raise ValueError(f"{base / 'image_class_labels.txt'} uses class id(s) {unknown[:5]} missing from classes.txt")
+    index = {c: k for k, c in enumerate(used)}
+    want = "1" if split == "train" else "0"
+    ids = [i for i in paths if is_train.get(i) == want]
+    absent = [i for i in ids if i not in labels]
+    if absent:
+        raise ValueError(f"{base / 'image_class_labels.txt'} has no line for image(s) {absent[:5]}")
+    dataset = ImageListDataset([base / "images" / paths[i] for i in ids], [index[int(labels[i])] for i in ids],
+                               [names[str(c)] for c in used], _transform(transform, profile, split, size),
+                               name="nabirds")
+    dataset.class_ids = used
+    return dataset
+
+
+def vegfru(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
+           subset: str = "vegfru", include_val: bool = False):
+    """VegFru from ``vegfru_list/<subset>_{train,val,test}.txt`` (``<relative image path> <label>`` per line).
+
+    ``subset``: "vegfru" (292 classes), "veg200" or "fru92"; ``include_val`` adds the val list to train.
+    """
+    _check_split("vegfru", split)
+    if subset not in VEGFRU_SUBSETS:
+        raise ValueError(f"unknown VegFru subset {subset!r}; choose one of {', '.join(VEGFRU_SUBSETS)}")
+    root = Path(root)
+    base = next((root / d for d in ("vegfru-dataset", "vegfru") if (root / d / "vegfru_list").is_dir()), root)
+    prefix = VEGFRU_SUBSETS[subset]
+    lists = [f"vegfru_list/{prefix}_{split}.txt"] + ([f"vegfru_list/{prefix}_val.txt"] if include_val and split == "train" else [])
+    missing = [f for f in lists if not (base / f).exists()]
+    if missing:
+        raise _missing("VegFru", base, missing, lists + ["veg200_images/", "fru92_images/"], VEGFRU_URL)
+    paths, labels, names = [], [], {}
+    for rel in lists:
+        path = base / rel
+        for number, fields in read_rows(path, 2):
+            if len(fields) != 2:
+                raise ValueError(f"malformed line {number} in {path}: expected '<image path> <label>'")
+            label = _int(path, number, fields[1])
+            paths.append(base / fields[0])
+            labels.append(label)
+            names.setdefault(label, Path(fields[0]).parent.name)
+    labels_sorted = sorted(names)
+    index = {c: k for k, c in enumerate(labels_sorted)}
+    dataset = ImageListDataset(paths, [index[c] for c in labels], [names[c] for c in labels_sorted],
+                               _transform(transform, profile, split, size), name="vegfru")
+    dataset.class_ids = labels_sorted
+    return dataset
+
+
+def _scan_classes(folder: Path) -> tuple[list[Path], list[int], list[str]]:
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    paths, labels = [], []
+    for k, name in enumerate(classes):
+        files = sorted(p for p in (folder / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        paths += files
+        labels += [k] * len(files)
+    return paths, labels, classes
+
+
+def folder(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
+           test_fraction: float = FOLDER_TEST_FRACTION, seed: int = 0) -> ImageListDataset:
+    """Class-per-folder images: ``root/<split>/<class>/*`` when ``root/<split>`` exists, else ``root/<class>/*``
+    split per class at random (``test_fraction``, ``seed``)."""
+    _check_split("folder", split)
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist; expected {root}/<class>/<image> or "
+                                f"{root}/{{train,test}}/<class>/<image>")
+    source = root / split if (root / split).is_dir() else root
+    paths, labels, classes = _scan_classes(source)
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in class folders under {source}; "
+                                f"expected {source}/<class>/<image>")
+    if source == root:
+        rng = np.random.default_rng(seed)
+        labels_np = np.asarray(labels)
+        keep = np.zeros(len(paths), dtype=bool)
+        for k in range(len(classes)):
+            idx = rng.permutation(np.flatnonzero(labels_np == k))
+            n_test = int(round(len(idx) * test_fraction))
+            chosen = idx[:n_test] if split == "test" else idx[n_test:]
+            keep[chosen] = True
+        paths = [p for p, k in zip(paths, keep) if k]
+        labels = labels_np[keep].tolist()
+    return ImageListDataset(paths, labels, classes, _transform(transform, profile, split, size), name="folder")

@@ -1,0 +1,92 @@
+"""Attention-guided local features (Sec. 3.2, Eq. 1-4), shared by A²-Net, A²-Net++ and ExchNet."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from .backbones import Backbone
+
+ATTENTION_REDUCTION = 4
+"""The attention stack narrows the trunk's channels by this factor before its final 1x1 conv (code family: 0.25)."""
+NORMALIZE_EPS = 1e-12
+
+
+class AttentionHead(nn.Module):
+    """T -> M non-negative attention maps: 1x1 conv, 3x3 conv, then 1x1 conv + BN + ReLU (as the public code)."""
+
+    def __init__(self, in_channels: int, num_maps: int):
+        super().__init__()
+        hidden = max(in_channels // ATTENTION_REDUCTION, num_maps)
+        self.layers = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, num_maps, 1, bias=False), nn.BatchNorm2d(num_maps), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, feature_map: Tensor) -> Tensor:
+        return self.layers(feature_map)
+
+
+def local_features(feature_map: Tensor, attention: Tensor, phi_local: nn.Module, chunk: int | None = None,
+                   use_checkpoint: bool = False) -> Tensor:
+    """x^c = GAP(φ_local(A^c ⊙ T)) for every map c at once (Eq. 2-3); returns (n, M, C_out).
+
+    The M maps are batched through the one shared φ_local, ``chunk`` maps at a time; ``use_checkpoint``
+    recomputes each chunk in the backward pass so that memory holds one chunk's activations (M=48 at 224).
+    """
+    n, channels, height, width = feature_map.shape
+    num_maps = attention.shape[1]
+    step = num_maps if chunk is None else max(1, min(int(chunk), num_maps))
+
+    def run(fmap: Tensor, maps: Tensor) -> Tensor:
+        weighted = maps.unsqueeze(2) * fmap.unsqueeze(1)
+        out = phi_local(weighted.reshape(-1, channels, height, width))
+        return out.mean(dim=(2, 3)).reshape(n, maps.shape[1], -1)
+
+    pieces = []
+    for start in range(0, num_maps, step):
+        maps = attention[:, start:start + step]
+        if use_checkpoint and torch.is_grad_enabled():
+            pieces.append(checkpoint(run, feature_map, maps, use_reentrant=False))
+        else:
+            pieces.append(run(feature_map, maps))
+    return torch.cat(pieces, dim=1)
+
+
+class PartExtractor(nn.Module):
+    """Backbone trunk, attention head and the two transform networks φ_local / φ_global (Eq. 1-4).
+
+    Returns the feature map T, the attention maps A (None without attention), the pooled local features
+    (n, M, C) and the pooled global feature (n, C).
+    """
+
+    def __init__(self, backbone: Backbone, num_maps: int, attention: bool = True, chunk: int | None = None,
+                 use_checkpoint: bool = False):
+        super().__init__()
+        self.trunk = backbone.trunk
+        self.phi_global = backbone.make_last_stage()
+        self.out_channels = backbone.out_channels
+        self.num_maps = num_maps if attention else 0
+        self.chunk = chunk
+        self.use_checkpoint = use_checkpoint
+        if attention:
+            self.attention = AttentionHead(backbone.trunk_channels, num_maps)
+            self.phi_local = backbone.make_last_stage()
+        else:
+            self.attention = None
+            self.phi_local = None
+
+    def forward(self, images: Tensor):
+        feature_map = self.trunk(images)
+        global_feature = self.phi_global(feature_map).mean(dim=(2, 3))
+        if self.attention is None:
+            return feature_map, None, None, global_feature
+        maps = self.attention(feature_map)
+        parts = local_features(feature_map, maps, self.phi_local, self.chunk, self.use_checkpoint)
+        return feature_map, maps, parts, global_feature
+
+
+def l2_normalize(x: Tensor) -> Tensor:
+    return F.normalize(x, dim=-1, eps=NORMALIZE_EPS)

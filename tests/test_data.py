@@ -1,0 +1,240 @@
+"""Dominoes composition, embedded-set determinism and caching, ArrayDataset, zero-shot split, transforms, load()."""
+import numpy as np
+import pytest
+import torch
+
+from a2lib.data import (ArrayDataset, DATASETS, dominoes, for_profile, load, zero_shot_split)
+from a2lib.data.synth_dominoes import DigitParams, TextureParams, render_digits, render_textures
+
+K = 4
+BLOCK = 8
+
+
+def _source(offset: int, per_class: int = 5, channels: int = 3):
+    """Each image is constant: value (offset + 10*class + index_in_class)/255, so its origin can be read back."""
+    labels, images = [], []
+    for c in range(K):
+        for i in range(per_class):
+            labels.append(c)
+            images.append(np.full((channels, BLOCK, BLOCK), offset + 10 * c + i, dtype=np.uint8))
+    return ArrayDataset(np.stack(images), np.array(labels))
+
+
+def _decode(block):
+    value = int(round(float(block[0, 0, 0]) * 255))
+    return value
+
+
+@pytest.fixture
+def sources():
+    return _source(100), _source(0, per_class=7, channels=1)
+
+
+def test_both_blocks_in_place_and_classes_balanced(sources):
+    simple, complex_ = sources
+    d = dominoes(simple, complex_, n=40, block_size=(BLOCK, BLOCK), seed=1)
+    assert len(d) == 40
+    counts = torch.bincount(d.labels, minlength=K)
+    assert counts.tolist() == [10] * K
+    for i in range(len(d)):
+        image, label = d[i]
+        assert image.shape == (3, 2 * BLOCK, BLOCK)
+        assert image.min() >= 0 and image.max() <= 1
+        top, bottom = image[:, :BLOCK], image[:, BLOCK:]
+        assert torch.all(top == top[0, 0, 0]) and torch.all(bottom == bottom[0, 0, 0])
+        assert (_decode(top) - 100) // 10 == label
+        assert _decode(bottom) // 10 == label
+        assert torch.equal(bottom[0], bottom[2])  # grey complex source replicated to 3 channels
+
+
+@pytest.mark.parametrize("variant,other", [("simple-only", "complex"), ("complex-only", "simple")])
+def test_blanked_variant_zeros_the_other_block(sources, variant, other):
+    d = dominoes(*sources, variant=variant, flavour="blanked", n=20, block_size=(BLOCK, BLOCK))
+    for i in range(len(d)):
+        image, label = d[i]
+        kept, blank = (image[:, :BLOCK], image[:, BLOCK:]) if other == "complex" else (image[:, BLOCK:], image[:, :BLOCK])
+        assert torch.all(blank == 0)
+        assert (_decode(kept) % 100) // 10 == label
+    assert torch.all(getattr(d, f"{other}_labels") == -1)
+
+
+@pytest.mark.parametrize("variant,other", [("simple-only", "complex"), ("complex-only", "simple")])
+def test_randomised_variant_other_block_never_shows_the_label(sources, variant, other):
+    d = dominoes(*sources, variant=variant, flavour="randomised", n=200, block_size=(BLOCK, BLOCK), seed=3)
+    shown = []
+    for i in range(len(d)):
+        image, label = d[i]
+        top, bottom = image[:, :BLOCK], image[:, BLOCK:]
+        kept, rand = (top, bottom) if other == "complex" else (bottom, top)
+        assert (_decode(kept) % 100) // 10 == label
+        other_class = (_decode(rand) % 100) // 10
+        assert other_class != label
+        shown.append(other_class)
+    assert torch.equal(getattr(d, f"{other}_labels"), torch.tensor(shown))
+    assert len(set(shown)) == K  # every other class appears
+
+
+def test_bad_variant_and_flavour(sources):
+    with pytest.raises(ValueError, match="simple-only"):
+        dominoes(*sources, variant="top-only")
+    with pytest.raises(ValueError, match="blanked"):
+        dominoes(*sources, flavour="shuffled")
+
+
+def test_item_wise_sources_compose_the_same(sources):
+    simple, complex_ = sources
+
+    class Plain(torch.utils.data.Dataset):
+        def __init__(self, base):
+            self.base = base
+        def __len__(self):
+            return len(self.base)
+        def __getitem__(self, i):
+            return self.base[i]
+
+    a = dominoes(simple, complex_, n=12, block_size=(BLOCK, BLOCK), seed=5)
+    b = dominoes(Plain(simple), Plain(complex_), n=12, block_size=(BLOCK, BLOCK), seed=5)
+    assert torch.equal(a.images_uint8, b.images_uint8)
+    assert torch.allclose(a[3][0], b[3][0])
+
+
+def test_resizes_sources_to_block_size(sources):
+    d = dominoes(*sources, n=8, block_size=(16, 12))
+    assert d[0][0].shape == (3, 32, 12)
+
+
+SMALL = dict(n_train=60, n_test=40)
+
+
+def test_synth_dominoes_deterministic_and_cached(tmp_path):
+    a = load("synth-dominoes", "train", root=tmp_path / "a", **SMALL)
+    files = list((tmp_path / "a" / "synth-dominoes").glob("*.pt"))
+    assert len(files) == 1
+    cached = load("synth-dominoes", "train", root=tmp_path / "a", **SMALL)
+    fresh = load("synth-dominoes", "train", root=tmp_path / "b", **SMALL)
+    assert torch.equal(a.images_uint8, cached.images_uint8) and torch.equal(a.images_uint8, fresh.images_uint8)
+    assert torch.equal(a.labels, fresh.labels)
+    other = load("synth-dominoes", "train", root=tmp_path / "a", seed=1, **SMALL)
+    assert not torch.equal(a.images_uint8, other.images_uint8)
+    assert a.images_uint8.shape == (60, 3, 64, 32)
+    image, label = a[0]
+    assert image.dtype == torch.float32 and 0 <= image.min() and image.max() <= 1
+    assert torch.bincount(a.labels).tolist() == [6] * 10
+    test = load("synth-dominoes", "test", root=tmp_path / "a", variant="complex-only", flavour="randomised", **SMALL)
+    assert len(test) == 40 and bool((test.simple_labels != test.labels).all())
+
+
+def test_digit_and_texture_renderers():
+    rng = np.random.default_rng(0)
+    labels = np.arange(20) % 10
+    digits = render_digits(labels, "train", DigitParams(), rng)
+    assert digits.shape == (20, 3, 32, 32) and digits.dtype == np.uint8
+    assert (digits[:, 0] == digits[:, 1]).all()  # grey
+    textures = render_textures(labels, TextureParams(), rng)
+    assert textures.shape == (20, 3, 32, 32) and textures.std() > 10
+
+
+def test_array_dataset_nhwc_uint8_and_nchw_float():
+    rng = np.random.default_rng(0)
+    nhwc = rng.integers(0, 256, size=(5, 6, 7, 3), dtype=np.uint8)
+    d = ArrayDataset(nhwc, [0, 1, 2, 1, 0])
+    image, label = d[2]
+    assert image.shape == (3, 6, 7) and label == 2 and d.num_classes == 3
+    assert torch.allclose(image, torch.from_numpy(nhwc[2]).permute(2, 0, 1).float() / 255)
+    assert torch.equal(d.images_uint8[2], torch.from_numpy(nhwc[2]).permute(2, 0, 1))
+    nchw = torch.rand(4, 3, 5, 5)
+    f = ArrayDataset(nchw, torch.tensor([1, 0, 1, 0]), attributes=np.eye(4)[:, :3], transform=lambda x: x * 2)
+    assert torch.allclose(f[1][0], nchw[1] * 2)
+    assert f.attributes.shape == (4, 3) and len(f.attribute_names) == 3
+
+
+def test_array_dataset_multi_hot():
+    multi = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+    d = ArrayDataset(np.zeros((3, 4, 4, 3), dtype=np.uint8), multi)
+    assert d.labels.dtype == torch.float32 and d.num_classes == 3
+    assert torch.equal(d[0][1], torch.tensor([1.0, 0.0, 1.0]))
+
+
+@pytest.mark.parametrize("images,labels,match", [
+    (np.zeros((3, 4, 4, 3), np.uint8), [0, 1], "labels for 3 images"),
+    (np.zeros((3, 4, 4, 5), np.float32), [0, 1, 2], "NCHW"),
+    (np.zeros((3, 4, 4, 3), np.uint8), [[0, 2, 1]] * 3, "multi-hot"),
+    (np.zeros((3,), np.uint8), [0, 1, 2], "dimensions"),
+])
+def test_array_dataset_bad_input(images, labels, match):
+    with pytest.raises(ValueError, match=match):
+        ArrayDataset(images, labels)
+
+
+def test_zero_shot_split_single_and_multi_label():
+    labels = torch.arange(40) % 8
+    split = zero_shot_split(labels, unseen_fraction=0.25, seed=0)
+    assert len(split.unseen_classes) == 2
+    assert sorted(split.seen_classes + split.unseen_classes) == list(range(8))
+    assert set(split.seen_indices).isdisjoint(split.unseen_indices)
+    assert sorted(np.concatenate([split.seen_indices, split.unseen_indices]).tolist()) == list(range(40))
+    for i in split.unseen_indices:
+        assert int(labels[i]) in split.unseen_classes
+    for i in split.seen_indices:
+        assert int(labels[i]) in split.seen_classes
+    data = ArrayDataset(np.zeros((40, 4, 4, 3), np.uint8), labels)
+    seen, unseen = split.subsets(data)
+    assert len(seen) + len(unseen) == 40 and set(unseen.labels.tolist()) == set(split.unseen_classes)
+    multi = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 0, 1]])
+    s = zero_shot_split(multi, unseen_classes=[1])
+    assert s.unseen_indices.tolist() == [1] and s.seen_indices.tolist() == [0, 2]
+    with pytest.raises(ValueError, match="proper subset"):
+        zero_shot_split(multi, unseen_classes=[0, 1, 2])
+
+
+def test_transforms_per_profile():
+    from PIL import Image
+    pil = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 280, 3), dtype=np.uint8))
+    train = for_profile("full", train=True)(pil)
+    test = for_profile("full", train=False)(pil)
+    assert train.shape == test.shape == (3, 224, 224)
+    assert test.min() < 0  # ImageNet normalisation
+    light = for_profile("quick", train=False, size=64)(pil)
+    assert light.shape == (3, 64, 64) and 0 <= light.min() and light.max() <= 1
+    tensor = torch.rand(3, 64, 32)
+    assert torch.equal(for_profile("quick", train=False)(tensor), tensor)
+    with pytest.raises(ValueError, match="full"):
+        for_profile("huge", train=True)
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(ValueError) as error:
+        load("imagenet", "train")
+    for name in DATASETS:
+        assert name in str(error.value)
+
+
+def test_mnist_cifar_missing_names_root_files_and_source(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        load("mnist-cifar", "train", root=tmp_path, download=False)
+    message = str(error.value)
+    assert str(tmp_path / "mnist-cifar") in message and "train-images-idx3-ubyte" in message and "http" in message
+
+
+def test_mnist_cifar_from_local_files(tmp_path, monkeypatch):
+    """With torchvision's classes stubbed by in-memory arrays, the loader pads MNIST and composes dominoes."""
+    import torchvision.datasets as tvd
+
+    class FakeMNIST:
+        def __init__(self, root, train, download):
+            self.data = torch.full((30, 28, 28), 255, dtype=torch.uint8)
+            self.targets = torch.arange(30) % 10
+
+    class FakeCIFAR:
+        classes = [f"c{i}" for i in range(10)]
+        def __init__(self, root, train, download):
+            self.data = np.full((20, 32, 32, 3), 7, dtype=np.uint8)
+            self.targets = list(np.arange(20) % 10)
+
+    monkeypatch.setattr(tvd, "MNIST", FakeMNIST)
+    monkeypatch.setattr(tvd, "CIFAR10", FakeCIFAR)
+    d = load("mnist-cifar", "test", root=tmp_path, download=False)
+    assert len(d) == 20 and d[0][0].shape == (3, 64, 32)
+    top = d.images_uint8[:, :, :32]
+    assert (top[:, :, :2] == 0).all() and (top[:, :, 2:30, 2:30] == 255).all()  # padded 28 -> 32
+    assert (d.images_uint8[:, :, 32:] == 7).all()

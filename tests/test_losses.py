@@ -1,0 +1,200 @@
+"""Loss terms against direct loop computations, the weight defaults, the normalisation and ``objective``."""
+import math
+
+import pytest
+import torch
+
+from a2lib import losses
+from a2lib.losses import LossWeights, objective
+from a2lib.models import HashOutput
+
+torch.manual_seed(0)
+
+
+def _rand(*shape):
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+def _codes(n, k):
+    return torch.tanh(_rand(n, k))
+
+
+def _signs(n, k):
+    return torch.where(_rand(n, k) >= 0, 1.0, -1.0).double()
+
+
+def test_feature_reconstruction_matches_loop():
+    x, x_hat = _rand(5, 7), _rand(5, 7)
+    total = sum((x[i, j] - x_hat[i, j]).item() ** 2 for i in range(5) for j in range(7))
+    assert losses.feature_reconstruction_loss(x, x_hat).item() == pytest.approx(total / (5 * 7))
+
+
+def test_code_consistency_matches_loop():
+    pre = _rand(4, 6)
+    codes = torch.tanh(pre)
+    total = sum((pre[i, j].item() - math.tanh(pre[i, j].item())) ** 2 for i in range(4) for j in range(6))
+    assert losses.code_consistency_loss(pre, codes).item() == pytest.approx(total / 24)
+
+
+def test_decorrelation_matches_loop():
+    n, k = 6, 5
+    v = _codes(n, k)
+    total = 0.0
+    for a in range(k):
+        for b in range(k):
+            gram = sum(v[i, a].item() * v[i, b].item() for i in range(n))
+            total += (gram - (n if a == b else 0.0)) ** 2
+    assert losses.decorrelation_loss(v).item() == pytest.approx(total / (n * k))
+
+
+def test_decorrelation_is_zero_for_orthogonal_codes():
+    v = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    assert losses.decorrelation_loss(v).item() == 0.0
+
+
+def test_hashing_matches_loop():
+    n, m, k = 4, 9, 6
+    f, b = _codes(n, k), _signs(m, k)
+    s = torch.where(_rand(n, m) > 0, 1.0, -0.5).double()
+    total = 0.0
+    for i in range(n):
+        for j in range(m):
+            dot = sum(f[i, t].item() * b[j, t].item() for t in range(k))
+            total += (dot - k * s[i, j].item()) ** 2
+    assert losses.hashing_loss(f, b, s).item() == pytest.approx(total / (n * m))
+
+
+def test_quantization_matches_loop():
+    f, b = _codes(5, 4), _signs(5, 4)
+    total = sum((f[i, t].item() - b[i, t].item()) ** 2 for i in range(5) for t in range(4))
+    assert losses.quantization_loss(f, b).item() == pytest.approx(total / 5)
+
+
+def test_image_reconstruction_matches_loop_and_rejects_shape_mismatch():
+    rec, img = _rand(2, 3, 4, 5), _rand(2, 3, 4, 5)
+    total = sum((rec[i, c, y, x] - img[i, c, y, x]).item() ** 2
+                for i in range(2) for c in range(3) for y in range(4) for x in range(5))
+    assert losses.image_reconstruction_loss(rec, img).item() == pytest.approx(total / 120)
+    with pytest.raises(ValueError, match="differs from image shape"):
+        losses.image_reconstruction_loss(rec, img[:, :, :3])
+
+
+def test_part_diversity_matches_loop():
+    maps = torch.rand(3, 4, 5, 5, dtype=torch.float64)
+    total, count = 0.0, 0
+    for i in range(3):
+        for a in range(4):
+            for b in range(4):
+                if a == b:
+                    continue
+                va, vb = maps[i, a].flatten().tolist(), maps[i, b].flatten().tolist()
+                dot = sum(p * q for p, q in zip(va, vb))
+                total += dot / (math.sqrt(sum(p * p for p in va)) * math.sqrt(sum(q * q for q in vb)))
+                count += 1
+    assert losses.part_diversity_loss(maps).item() == pytest.approx(total / count)
+
+
+def test_part_diversity_zero_for_disjoint_maps():
+    maps = torch.zeros(1, 2, 2, 2)
+    maps[0, 0, 0, 0] = 1.0
+    maps[0, 1, 1, 1] = 3.0
+    assert losses.part_diversity_loss(maps).item() == 0.0
+
+
+def test_part_alignment_matches_loop_and_detaches_anchor():
+    parts = _rand(2, 3, 4).requires_grad_()
+    anchors = _rand(2, 3, 4).requires_grad_()
+    total = sum((parts[i, m, c] - anchors[i, m, c]).item() ** 2 for i in range(2) for m in range(3) for c in range(4))
+    loss = losses.part_alignment_loss(parts, anchors)
+    assert loss.item() == pytest.approx(total / 24)
+    loss.backward()
+    assert anchors.grad is None and parts.grad is not None
+
+
+def test_weight_defaults_are_the_papers():
+    w = LossWeights().resolve(n=16, k=48, num_database=5994)
+    assert w["lambda_"] == 1.0
+    assert w["alpha"] == pytest.approx(1 / (16 * 48))
+    assert w["beta"] == pytest.approx(12 / 48)
+    assert w["eta"] == 0.1
+    assert w["gamma"] == pytest.approx(12 / 48 * 200 / 5994)
+    assert LossWeights(gamma=0.0).resolve(16, 48, 5994)["gamma"] == 0.0
+
+
+def test_default_gamma_reproduces_code_family_adsh_loss():
+    """A²-Net code: 12/k * (sum (kS - F B^T)^2 + 200 * sum (F - B_Ω)^2) / (n N)."""
+    n, m, k = 4, 11, 8
+    f, b = _codes(n, k), _signs(m, k)
+    s = torch.where(_rand(n, m) > 0, 1.0, -1.0).double()
+    omega = [2, 5, 7, 0]
+    pair_sum = sum((k * s[i, j].item() - sum(f[i, t].item() * b[j, t].item() for t in range(k))) ** 2
+                   for i in range(n) for j in range(m))
+    quant_sum = sum((f[i, t].item() - b[omega[i], t].item()) ** 2 for i in range(n) for t in range(k))
+    expected = 12 / k * (pair_sum + 200 * quant_sum) / (n * m)
+    _, terms = objective(HashOutput(codes=f), None, s, b, b[omega], LossWeights())
+    assert (terms["hashing"] + terms["quantization"]).item() == pytest.approx(expected)
+
+
+def test_terms_do_not_scale_with_batch_or_database_size():
+    n, m, k, d = 4, 7, 6, 10
+    f, b = _codes(n, k), _signs(m, k)
+    s = torch.where(_rand(n, m) > 0, 1.0, -1.0).double()
+    x, pre = _rand(n, d), _rand(n, k)
+    out = HashOutput(codes=f, pre_codes=pre, features=x, features_hat=_rand(n, d), decorrelate=True,
+                     recon_g=_rand(n, 3, 4, 4), recon_gp=_rand(n, 3, 4, 4))
+    images = _rand(n, 3, 4, 4)
+    weights = LossWeights(gamma=0.5)
+    _, base = objective(out, images, s, b, b[:n], weights)
+    twice = HashOutput(**{key: (torch.cat([v, v]) if torch.is_tensor(v) else v) for key, v in vars(out).items()})
+    _, batch2 = objective(twice, torch.cat([images, images]), torch.cat([s, s]), b, torch.cat([b[:n], b[:n]]), weights)
+    _, db2 = objective(out, images, torch.cat([s, s], 1), torch.cat([b, b]), b[:n], weights)
+    for name, value in base.items():
+        assert batch2[name].item() == pytest.approx(value.item()), name
+        assert db2[name].item() == pytest.approx(value.item()), name
+
+
+def test_objective_sums_the_weighted_terms_present():
+    n, m, k, d = 3, 5, 4, 8
+    f, b = _codes(n, k), _signs(m, k)
+    s = torch.where(_rand(n, m) > 0, 1.0, -1.0).double()
+    x, pre = _rand(n, d), _rand(n, k)
+    x_hat = f @ _rand(k, d)
+    images = _rand(n, 3, 4, 4)
+    rg, rgp = _rand(n, 3, 4, 4), _rand(n, 3, 4, 4)
+    weights = LossWeights(lambda_=0.7, alpha=0.3, beta=0.2, eta=0.4, gamma=0.6)
+    out = HashOutput(codes=f, pre_codes=pre, features=x, features_hat=x_hat, recon_g=rg, recon_gp=rgp,
+                     decorrelate=True)
+    total, terms = objective(out, images, s, b, b[:n], weights)
+    expected = {
+        "hashing": 0.2 * losses.hashing_loss(f, b, s),
+        "quantization": 0.6 * losses.quantization_loss(f, b[:n]),
+        "feature_reconstruction": losses.feature_reconstruction_loss(x, x_hat)
+        + 0.7 * losses.code_consistency_loss(pre, f),
+        "decorrelation": 0.3 * losses.decorrelation_loss(f),
+        "image_reconstruction": 0.4 * (((rg - images) ** 2).mean() + ((rgp - images) ** 2).mean()),
+    }
+    assert set(terms) == set(expected)
+    for name, value in expected.items():
+        assert terms[name].item() == pytest.approx(value.item()), name
+    assert total.item() == pytest.approx(sum(v.item() for v in expected.values()))
+
+
+def test_objective_omits_terms_the_output_lacks():
+    f, b = _codes(2, 4), _signs(6, 4)
+    s = torch.ones(2, 6, dtype=torch.float64)
+    _, terms = objective(HashOutput(codes=f), None, s, b, None)
+    assert set(terms) == {"hashing"}
+    _, terms = objective(HashOutput(codes=f), None, s, b, b[:2], LossWeights(gamma=0))
+    assert set(terms) == {"hashing"}
+    _, terms = objective(HashOutput(codes=f, recon_gp=_rand(2, 1, 2, 2)), _rand(2, 1, 2, 2), s, b, b[:2])
+    assert set(terms) == {"hashing", "quantization", "image_reconstruction"}
+
+
+def test_objective_rejects_mismatched_shapes():
+    f, b = _codes(2, 4), _signs(6, 4)
+    with pytest.raises(ValueError, match="similarity S must be"):
+        objective(HashOutput(codes=f), None, torch.ones(3, 6), b, None)
+    with pytest.raises(ValueError, match="database codes B must be"):
+        objective(HashOutput(codes=f), None, torch.ones(2, 6), b[:, :3], None)
+    with pytest.raises(ValueError, match="B_batch must be"):
+        objective(HashOutput(codes=f), None, torch.ones(2, 6), b, b)

@@ -1,0 +1,261 @@
+"""Trainer: similarity, the DCC update against brute force, resume-equals-uninterrupted, errors, validation."""
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from a2lib.dcc import dcc_objective, dcc_update, gamma_ratio
+from a2lib.losses import LossWeights, objective
+from a2lib.models import HashOutput
+from a2lib.similarity import similarity
+from a2lib.train import TrainConfig, encode_dataset, split_validation, train
+
+BITS = 6
+SHAPE = (3, 4, 4)
+
+
+class TinyHash(nn.Module):
+    """Stand-in HashModel: linear hash layer on flattened pixels."""
+
+    name = "tiny"
+
+    def __init__(self, bits=BITS, nan=False):
+        super().__init__()
+        self.bits, self.nan = bits, nan
+        self.layer = nn.Linear(int(np.prod(SHAPE)), bits)
+
+    def forward(self, images, labels=None):
+        codes = torch.tanh(self.layer(images.flatten(1)))
+        return HashOutput(codes=codes * float("nan") if self.nan else codes)
+
+    @torch.no_grad()
+    def encode(self, images):
+        return self.forward(images).codes
+
+    def prepare_outer_iteration(self, iteration, loader, device):
+        return None
+
+    def config_dict(self):
+        return {"name": self.name, "bits": self.bits}
+
+
+class TinySet(Dataset):
+    """Class prototypes plus noise; ``.labels`` as the contract says."""
+
+    def __init__(self, n=60, classes=3, seed=0, multilabel=False):
+        g = torch.Generator().manual_seed(seed)
+        protos = torch.randn(classes, *SHAPE, generator=g)
+        cls = torch.arange(n) % classes
+        self.images = protos[cls] + 0.3 * torch.randn(n, *SHAPE, generator=g)
+        self.labels = torch.nn.functional.one_hot(cls, classes).float() if multilabel else cls
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], self.labels[i]
+
+
+def tiny_config(**overrides):
+    values = dict(dataset="tiny", model="tiny", bits=BITS, backbone="none", outer_iterations=3, n_samples=24,
+                  inner_epochs=2, batch_size=8, lr=0.05, lr_decay_at=2, val_fraction=0.2, eval_every=1, seed=3,
+                  device="cpu")
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_similarity_adsh_reweighting_single_and_multi_label():
+    q, db = torch.tensor([0, 1]), torch.tensor([0, 0, 1, 2])
+    s = similarity(q, db)
+    r = 3 / 5  # 3 positive pairs, 5 negative
+    assert torch.allclose(s, torch.tensor([[1, 1, -r, -r], [-r, -r, 1, -r]]))
+    assert torch.equal(similarity(q, db, reweight=False), torch.tensor([[1., 1, -1, -1], [-1, -1, 1, -1]]))
+    qm = torch.tensor([[1., 0, 1], [0, 1, 0]])
+    dbm = torch.tensor([[1., 0, 0], [0, 1, 1], [0, 0, 0]])
+    expected_pos = torch.tensor([[1., 1, 0], [0, 1, 0]])
+    r = 3 / 3
+    assert torch.allclose(similarity(qm, dbm), expected_pos * (1 + r) - r)
+
+
+def _tiny_dcc_problem(seed, n=3, N=4, k=3):
+    g = torch.Generator().manual_seed(seed)
+    U = torch.tanh(torch.randn(n, k, generator=g, dtype=torch.float64))
+    S = similarity(torch.randint(0, 2, (n,), generator=g), torch.randint(0, 2, (N,), generator=g)).double()
+    omega = torch.randperm(N, generator=g)[:n]
+    B = torch.where(torch.rand(N, k, generator=g) < 0.5, -1.0, 1.0).double()
+    return B, U, S, omega
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dcc_column_update_is_the_brute_force_minimiser_and_never_increases(seed):
+    B, U, S, omega = _tiny_dcc_problem(seed)
+    gamma = 2.0
+    N, k = B.shape
+    current = B.clone()
+    previous = dcc_objective(current, U, S, omega, gamma)
+    for t in range(k):
+        best = min(dcc_objective(torch.cat([current[:, :t], torch.tensor(col).double()[:, None], current[:, t + 1:]],
+                                            1), U, S, omega, gamma)
+                   for col in itertools.product([-1.0, 1.0], repeat=N))
+        current = _update_single_column(current, U, S, omega, gamma, t)
+        value = dcc_objective(current, U, S, omega, gamma)
+        assert float(value) == pytest.approx(float(best), abs=1e-9)
+        assert value <= previous + 1e-9
+        previous = value
+    sweep = dcc_update(B, U, S, omega, gamma, sweeps=1)
+    assert torch.equal(sweep, current)
+    assert dcc_objective(dcc_update(B, U, S, omega, gamma, sweeps=3), U, S, omega, gamma) <= previous + 1e-9
+
+
+def _update_single_column(B, U, S, omega, gamma, t):
+    """The closed form for column t alone, written out from the docstring's derivation (no shared code)."""
+    k = U.shape[1]
+    u_bar = torch.zeros_like(B)
+    u_bar[omega] = U
+    q = -2 * k * S.T @ U[:, t] - 2 * gamma * u_bar[:, t]
+    others = [c for c in range(k) if c != t]
+    lin = 2 * B[:, others] @ (U[:, others].T @ U[:, t]) + q
+    out = B.clone()
+    out[:, t] = torch.where(lin == 0, B[:, t], -torch.sign(lin))
+    return out
+
+
+def test_dcc_with_one_bit_reaches_the_global_minimum_over_all_b():
+    B, U, S, omega = _tiny_dcc_problem(7, n=3, N=6, k=1)
+    best = min(dcc_objective(torch.tensor(col).double()[:, None], U, S, omega, 5.0)
+               for col in itertools.product([-1.0, 1.0], repeat=6))
+    assert dcc_objective(dcc_update(B, U, S, omega, 5.0), U, S, omega, 5.0) == pytest.approx(float(best))
+
+
+def test_dcc_objective_is_the_summed_batch_objective_of_losses():
+    B, U, S, omega = _tiny_dcc_problem(11, n=4, N=9, k=5)
+    weights = LossWeights()
+    N, k = B.shape
+    total = 0.0
+    for rows in (slice(0, 2), slice(2, 4)):
+        _, terms = objective(HashOutput(codes=U[rows]), None, S[rows], B, B[omega[rows]], weights)
+        total += (rows.stop - rows.start) * float(terms["hashing"] + terms["quantization"])
+    w = weights.resolve(2, k, N)
+    expected = w["beta"] / N * dcc_objective(B, U, S, omega, gamma_ratio(w["beta"], w["gamma"], N))
+    assert total == pytest.approx(float(expected), rel=1e-12)
+    assert gamma_ratio(w["beta"], w["gamma"], N) == pytest.approx(weights.adsh_gamma)
+
+
+def test_split_validation_is_stratified_and_disjoint():
+    labels = torch.tensor([0] * 10 + [1] * 20 + [2] * 1)
+    db, val = split_validation(labels, 0.2, seed=0)
+    assert len(set(db.tolist()) & set(val.tolist())) == 0 and len(db) + len(val) == 31
+    counts = torch.bincount(labels[val], minlength=3).tolist()
+    assert counts == [2, 4, 0]
+    db2, val2 = split_validation(labels, 0.2, seed=0)
+    assert torch.equal(val, val2)
+
+
+def test_train_end_to_end_history_and_best_on_validation(tmp_path):
+    torch.manual_seed(0)
+    data = TinySet()
+    config = tiny_config(outer_iterations=4, eval_every=2)
+    result = train(TinyHash(), data, config, checkpoint_dir=tmp_path, verbose=False)
+    n_db = len(result.db_indices)
+    assert result.db_codes.shape == (n_db, BITS) and set(result.db_codes.unique().tolist()) <= {-1.0, 1.0}
+    assert len(result.val_indices) == 12 and n_db == 48
+    hist = result.history
+    assert [h["iteration"] for h in hist] == [1, 2, 3, 4]
+    assert all({"loss", "hashing", "quantization", "elapsed_s", "lr"} <= set(h) for h in hist)
+    assert [("val_map" in h) for h in hist] == [False, True, False, True]
+    assert hist[0]["lr"] == pytest.approx(0.05) and hist[2]["lr"] == pytest.approx(0.005)
+    evaluated = [h for h in hist if "val_map" in h]
+    best = max(evaluated, key=lambda h: h["val_map"])
+    assert result.best_iteration == best["iteration"] and result.best_val_map == best["val_map"]
+    assert json.loads((tmp_path / "history.json").read_text())[-1]["iteration"] == 4
+    assert result.best_val_map > 0.6  # 3 well-separated classes; random codes give about 1/3
+    assert not result.model.training
+
+
+def _interrupt_after(iteration):
+    def callback(done, history):
+        if done == iteration:
+            raise KeyboardInterrupt("simulated kill")
+    return callback
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_killed_run_resumes_to_the_same_result(tmp_path, multilabel):
+    data = TinySet(multilabel=multilabel)
+    config = tiny_config(eval_every=2)
+    torch.manual_seed(0)
+    reference = train(TinyHash(), data, config, checkpoint_dir=tmp_path / "a", verbose=False)
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train(TinyHash(), data, config, checkpoint_dir=tmp_path / "b", verbose=False, callback=_interrupt_after(2))
+    torch.manual_seed(123)  # a fresh process: different model init and global RNG; the checkpoint restores both
+    resumed = train(TinyHash(), data, config, checkpoint_dir=tmp_path / "b", verbose=False)
+    assert torch.equal(reference.db_codes, resumed.db_codes)
+    for key, value in reference.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key])
+    assert torch.equal(encode_dataset(reference.model, data), encode_dataset(resumed.model, data))
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "elapsed_s"} for h in hist]  # noqa: E731
+    assert strip(reference.history) == strip(resumed.history)
+    assert reference.best_iteration == resumed.best_iteration
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
+    data = TinySet()
+    with pytest.raises(KeyboardInterrupt):
+        train(TinyHash(), data, tiny_config(), tmp_path, verbose=False, callback=_interrupt_after(1))
+    with pytest.raises(ValueError, match="different TrainConfig"):
+        train(TinyHash(), data, tiny_config(lr=0.01), tmp_path, verbose=False)
+
+
+def test_nan_loss_stops_with_iteration_and_term():
+    with pytest.raises(FloatingPointError, match=r"outer iteration 1: loss term 'hashing'"):
+        train(TinyHash(nan=True), TinySet(), tiny_config(), verbose=False)
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(ValueError, match="bits"):
+        train(TinyHash(bits=4), TinySet(), tiny_config(), verbose=False)
+    data = TinySet()
+    data.labels = data.labels[:-1]
+    with pytest.raises(ValueError, match="one label per item"):
+        train(TinyHash(), data, tiny_config(), verbose=False)
+    empty = TinySet(n=0)
+    with pytest.raises(ValueError, match="empty"):
+        train(TinyHash(), empty, tiny_config(), verbose=False)
+    with pytest.raises(ValueError, match="val_fraction"):
+        tiny_config(val_fraction=1.0)
+    with pytest.raises(ValueError, match="positive integer"):
+        tiny_config(n_samples=0)
+
+
+def test_config_round_trip_and_unknown_fields():
+    config = tiny_config(loss_weights=LossWeights(eta=0.5), model_options={"attention": False})
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and isinstance(again.loss_weights, LossWeights)
+    assert "device" not in config.key_dict()
+    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+        TrainConfig.from_dict({**config.to_dict(), "epochs": 3})
+
+
+def test_encode_dataset_matches_model_and_keeps_mode():
+    model, data = TinyHash(), TinySet(n=10)
+    model.train()
+    codes = encode_dataset(model, data, batch_size=3)
+    assert model.training
+    assert torch.allclose(codes, model.encode(data.images))
+    assert torch.allclose(encode_dataset(model, data, indices=torch.tensor([4, 2])), codes[[4, 2]])
+
+
+def test_database_codes_learned_or_encoded():
+    data = TinySet()
+    result = train(TinyHash(), data, tiny_config(outer_iterations=1), verbose=False)
+    assert torch.equal(result.database_codes(), result.db_codes)
+    encoded = result.database_codes(data, which="encoded")
+    expected = torch.where(result.model.encode(data.images[result.db_indices]) >= 0, 1.0, -1.0)
+    assert torch.equal(encoded, expected)
+    with pytest.raises(ValueError, match="dataset"):
+        result.database_codes(which="encoded")
