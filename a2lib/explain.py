@@ -23,6 +23,7 @@ CAM_BATCH = 32
 """Images per Grad-CAM pass (memory grows with it; the result does not depend on it)."""
 ENCODE_BATCH = 64
 MAP_SOURCES = ("gradcam", "attention")
+NO_ATTRIBUTE = "(none: constant sign)"
 
 
 class BitTarget:
@@ -222,13 +223,17 @@ def mask_shares(model: nn.Module, images, masks, source: str = "gradcam", batch_
 
 def describe_bits(correspondence: BitAttributeCorrespondence, attribute_names: Sequence[str]) -> list[dict]:
     """Per bit: the attribute it corresponds to best (by MI), its MI (bits), and the AUC oriented to >= 0.5 with the
-    side of the bit the attribute is on (``"+"``: present where u_b is high; ``"-"``: where u_b is low)."""
+    side of the bit the attribute is on (``"+"``: present where u_b is high; ``"-"``: where u_b is low).
+
+    A bit with zero MI for every attribute (its sign is the same on every image) names ``NO_ATTRIBUTE``.
+    """
     rows = []
     for bit, attribute in enumerate(correspondence.best_attribute):
         auc = float(correspondence.auc[bit, attribute])
+        informative = correspondence.mutual_information[bit, attribute] > 0
         rows.append({
             "bit": bit,
-            "attribute": attribute_names[attribute],
+            "attribute": attribute_names[attribute] if informative else NO_ATTRIBUTE,
             "attribute_index": int(attribute),
             "mi": float(correspondence.mutual_information[bit, attribute]),
             "auc": max(auc, 1.0 - auc) if not np.isnan(auc) else float("nan"),

@@ -98,7 +98,11 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
     if len(queries) != nrows or len(retrieved) != nrows or any(len(row) != k for row in retrieved):
         raise ValueError(f"retrieval_grid needs {nrows} queries and {nrows} rows of {k} retrieved images "
                          "(one per entry of correct)")
-    fig, axes = plt.subplots(nrows, k + 1, figsize=((k + 1) * cell + 0.3, nrows * cell), squeeze=False)
+    gap = 0.08
+    width = (k + 1) * cell
+    height = width * (nrows + (nrows - 1) * gap) / (k + 1 + k * gap)
+    stamp_margin = 0.2  # inches below the grid for save_figure's profile stamp
+    fig, axes = plt.subplots(nrows, k + 1, figsize=(width, height + stamp_margin), squeeze=False)
     for r in range(nrows):
         row = [(queries[r], RETRIEVAL_COLORS["query"], None)]
         row += [(retrieved[r][j], RETRIEVAL_COLORS["correct" if correct[r, j] else "wrong"], correct[r, j])
@@ -113,7 +117,7 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
                 spine.set_visible(True)
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(frame_width)
-            if hit is False:
+            if hit is not None and not hit:
                 ax.text(0.97, 0.97, "✗", transform=ax.transAxes, ha="right", va="top", fontsize=8,
                         color="white", fontweight="bold",
                         bbox={"boxstyle": "square,pad=0.1", "facecolor": colour, "edgecolor": "none"})
@@ -121,5 +125,6 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
                 ax.set_title("query" if c == 0 else str(c), fontsize=8)
         if row_labels is not None:
             axes[r, 0].set_ylabel(row_labels[r], fontsize=8, rotation=0, ha="right", va="center")
-    fig.subplots_adjust(wspace=0.08, hspace=0.08)
+    fig.subplots_adjust(left=0, right=1, bottom=stamp_margin / (height + stamp_margin), top=1, wspace=gap,
+                        hspace=gap)
     return fig

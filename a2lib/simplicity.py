@@ -77,3 +77,17 @@ def block_share(model: torch.nn.Module, images: Tensor, block: str = "complex",
     maps = np.concatenate([grad_cam(model, images[i:i + CAM_BATCH].to(device))
                            for i in range(0, len(images), CAM_BATCH)])
     return activation_share(maps, block_masks(len(images), *images.shape[-2:], block))
+
+
+def bias_numbers(dominoes_result: TrainResult, reference_result: TrainResult, dataset: str, options: dict,
+                 device: str | torch.device = "cpu") -> dict[str, float]:
+    """The three simplicity-bias numbers of a model type (DESIGN §3, issue 3's targets).
+
+    (a) ``reference_result`` (trained on the complex block alone) tested on the complex block alone (blanked);
+    (b) / (c) ``dominoes_result`` tested on the simple / complex block alone (randomised); and (c)/(a).
+    """
+    a = variant_maps(reference_result, dataset, options, device)["complex-only (blanked)"]
+    on_dominoes = variant_maps(dominoes_result, dataset, options, device)
+    b = on_dominoes["simple-only (randomised)"]
+    c = on_dominoes["complex-only (randomised)"]
+    return {"a": a, "b": b, "c": c, "c_over_a": c / a}

@@ -186,3 +186,12 @@ def test_similarity_to_query_ranks_and_explains():
     top[:, :4] = True
     np.testing.assert_allclose(explain.activation_share(maps, top)[[0, 1]], 1.0)
     assert explain.activation_share(maps, ~top)[2] == pytest.approx(1.0)
+
+
+def test_describe_bits_marks_a_constant_bit():
+    from a2lib.evaluate import bit_attribute_correspondence
+
+    codes, attributes = _attribute_codes()
+    codes[:, 1] = np.abs(codes[:, 1]) + 0.1           # bit 1 always positive: no information in its sign
+    rows = explain.describe_bits(bit_attribute_correspondence(codes, attributes), ["a", "b", "c"])
+    assert rows[0]["attribute"] == "b" and rows[1]["attribute"] == explain.NO_ATTRIBUTE and rows[1]["mi"] == 0
