@@ -230,6 +230,17 @@ def test_bad_inputs_are_clear_errors():
         tiny_config(val_fraction=1.0)
     with pytest.raises(ValueError, match="positive integer"):
         tiny_config(n_samples=0)
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam"):
+        tiny_config(optimizer="rmsprop")
+
+
+def test_adam_optimizer_is_used_and_learns(tmp_path):
+    torch.manual_seed(0)
+    config = tiny_config(outer_iterations=4, eval_every=2, optimizer="adam", lr=0.01)
+    result = train(TinyHash(), TinySet(), config, checkpoint_dir=tmp_path, verbose=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["optimizer"]["state"]
+    assert state and all("exp_avg_sq" in s for s in state.values())  # Adam's moments, not SGD's momentum buffer
+    assert result.best_val_map > 0.6
 
 
 def test_config_round_trip_and_unknown_fields():

@@ -2,17 +2,19 @@
 colour-texture block, generated deterministically from a seed and cached under ``<root>/synth-dominoes/``.
 
 Digits are upscaled with nearest neighbour (crisp strokes) and jittered in position; the complex classes are
-oriented, frequency-coded textures shown in a random elliptical patch over cluttered, randomly lit backgrounds,
-so a class depends on fine texture statistics under clutter and pose (DESIGN §3), not on colour or silhouette.
+oriented, frequency-coded textures in a random colour, shown in a random elliptical patch over randomly lit, noisy
+backgrounds (distractor gratings and blobs are options, off by default since they made the block unlearnable in the
+quick profile's training budget), so a class depends on texture statistics under pose, not on colour or silhouette.
 Train and test digits come from disjoint halves of the 1,797 scikit-learn digits.
 
-Simplicity bias, measured with ``python benchmarks/dominoes_bias_proxy.py`` (small CNN + tanh 32-bit head,
-supervised pairwise hashing loss, sign codes, Hamming-ranking mAP over the training database):
-(a) complex block alone (complex-only blanked, train and test): mAP 0.691 (>= 0.60: learnable);
-(b) trained on dominoes, tested simple-only randomised: mAP 0.909 (>= 0.90: the digits are learned);
-(c) trained on dominoes, tested complex-only randomised: mAP 0.129 (<= a/2 = 0.346: the texture is ignored);
-(both: 0.951), 20 epochs, defaults below (3,000 train / 1,000 test, seed 0). Not yet measured with the workbook's
-BASELINE model and ADSH trainer.
+Simplicity bias, measured with the workbook's BASELINE at 32 bits in the ``quick`` profile (notebook 01, section
+"How much does the shortcut cost?"; ``a2lib run --profile quick --only 01``, results/quick/01_simplicity_bias.json,
+key ``baseline_bias``; tie-aware mAP, 3,000 train / 1,000 test, seed 0, the defaults below):
+(a) trained and tested on the complex block alone (digits blanked): mAP 0.838 (target >= 0.60: it is learnable);
+(b) trained on dominoes, tested on simple-only (randomised): mAP 0.983 (target >= 0.90: the digits are learned);
+(c) trained on dominoes, tested on complex-only (randomised): mAP 0.111 = 0.13 x (a) (target <= a/2: ignored).
+At 12 bits: 0.850 / 0.980 / 0.107. ``benchmarks/dominoes_bias_proxy.py`` is the independent small-CNN check used
+while tuning the generator.
 """
 from __future__ import annotations
 
@@ -57,16 +59,16 @@ class TextureParams:
     frequencies: tuple = (0.16, 0.28)
     orientation_jitter_deg: float = 6.0
     frequency_jitter: float = 0.12
-    patch_radius: tuple = (9.0, 15.0)
-    patch_contrast: tuple = (0.45, 0.75)
-    distractors: int = 1
+    patch_radius: tuple = (12.0, 16.0)
+    patch_contrast: tuple = (0.5, 0.8)
+    distractors: int = 0
     distractor_radius: tuple = (5.0, 9.0)
     distractor_contrast: tuple = (0.25, 0.5)
-    blobs: int = 3
+    blobs: int = 0
     blob_radius: tuple = (2.0, 6.0)
     gain: tuple = (0.2, 0.4)
     gradient: float = 0.25
-    noise: float = 0.04
+    noise: float = 0.03
 
 
 @dataclass(frozen=True)
