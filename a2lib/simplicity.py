@@ -91,3 +91,27 @@ def bias_numbers(dominoes_result: TrainResult, reference_result: TrainResult, da
     b = on_dominoes["simple-only (randomised)"]
     c = on_dominoes["complex-only (randomised)"]
     return {"a": a, "b": b, "c": c, "c_over_a": c / a}
+
+
+PAPER_TEST_NAMES = {"both": "MNIST-CIFAR", "simple-only (blanked)": "MNIST-only", "complex-only (blanked)": "CIFAR-only"}
+"""Our test sets that match the paper's Table 1 rows (its *-only* sets remove the other block: our *blanked*)."""
+
+
+def with_paper(table: "pd.DataFrame") -> "pd.DataFrame":
+    """Table 1 in % mAP with the paper's numbers and the difference beside ours, on the rows the paper has.
+
+    ``table``: index (test data, bits), one column per method, mAP as fractions (as notebook 01 builds it).
+    """
+    import pandas as pd
+
+    paper = {(r["test data"], r["bits"]): r for r in PAPER_TABLE1}
+    rows = []
+    for (test, bits), ours in table.iterrows():
+        reference = paper.get((PAPER_TEST_NAMES.get(test), bits))
+        if reference is None:
+            continue
+        for method, value in ours.items():
+            theirs = reference.get(method)
+            rows.append({"test data": test, "bits": bits, "method": method, "ours %": 100 * value,
+                         "paper %": theirs, "difference": None if theirs is None else 100 * value - theirs})
+    return pd.DataFrame(rows, columns=["test data", "bits", "method", "ours %", "paper %", "difference"])

@@ -49,3 +49,17 @@ def test_test_sets_and_paper_table():
     assert names[0] == "both" and "complex-only (randomised)" in names and len(set(names)) == 5
     rows = {(r["test data"], r["bits"]): r for r in simplicity.PAPER_TABLE1}
     assert len(rows) == 12 and rows[("CIFAR-only", 48)]["a2net++"] == 29.40
+
+
+def test_with_paper_puts_the_paper_beside_ours():
+    import pandas as pd
+
+    index = pd.MultiIndex.from_tuples([("both", 12), ("complex-only (randomised)", 12), ("complex-only (blanked)", 48)],
+                                      names=["test data", "bits"])
+    ours = pd.DataFrame({"baseline": [0.99, 0.5, 0.25], "a2net++": [0.98, 0.4, 0.3]}, index=index)
+    merged = simplicity.with_paper(ours).set_index(["test data", "bits", "method"])
+    assert len(merged) == 4, "the randomised row has no paper counterpart"
+    row = merged.loc[("complex-only (blanked)", 48, "a2net++")]
+    assert row["paper %"] == 29.40 and row["ours %"] == pytest.approx(30.0)
+    assert row["difference"] == pytest.approx(0.6)
+    assert merged.loc[("both", 12, "baseline"), "difference"] == pytest.approx(99.0 - 99.69)
