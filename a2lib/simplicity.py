@@ -79,15 +79,14 @@ def block_share(model: torch.nn.Module, images: Tensor, block: str = "complex",
     return activation_share(maps, block_masks(len(images), *images.shape[-2:], block))
 
 
-def bias_numbers(dominoes_result: TrainResult, reference_result: TrainResult, dataset: str, options: dict,
-                 device: str | torch.device = "cpu") -> dict[str, float]:
-    """The three simplicity-bias numbers of a model type (DESIGN §3, issue 3's targets).
+def bias_numbers(on_dominoes: dict[str, float], on_reference: dict[str, float]) -> dict[str, float]:
+    """The three simplicity-bias numbers of a model type (DESIGN §3, issue 3's targets), from ``variant_maps`` outputs.
 
-    (a) ``reference_result`` (trained on the complex block alone) tested on the complex block alone (blanked);
-    (b) / (c) ``dominoes_result`` tested on the simple / complex block alone (randomised); and (c)/(a).
+    (a) the model trained on the complex block alone (``on_reference``) tested on the complex block alone (blanked);
+    (b) / (c) the model trained on dominoes (``on_dominoes``) tested on the simple / complex block alone
+    (randomised); and (c)/(a).
     """
-    a = variant_maps(reference_result, dataset, options, device)["complex-only (blanked)"]
-    on_dominoes = variant_maps(dominoes_result, dataset, options, device)
+    a = on_reference["complex-only (blanked)"]
     b = on_dominoes["simple-only (randomised)"]
     c = on_dominoes["complex-only (randomised)"]
     return {"a": a, "b": b, "c": c, "c_over_a": c / a}

@@ -63,3 +63,10 @@ def test_with_paper_puts_the_paper_beside_ours():
     assert row["paper %"] == 29.40 and row["ours %"] == pytest.approx(30.0)
     assert row["difference"] == pytest.approx(0.6)
     assert merged.loc[("both", 12, "baseline"), "difference"] == pytest.approx(99.0 - 99.69)
+
+
+def test_bias_numbers_pick_the_three_test_sets():
+    dominoes = {"simple-only (randomised)": 0.98, "complex-only (randomised)": 0.12, "complex-only (blanked)": 0.2}
+    reference = {"complex-only (blanked)": 0.8, "complex-only (randomised)": 0.7}
+    numbers = simplicity.bias_numbers(dominoes, reference)
+    assert numbers == pytest.approx({"a": 0.8, "b": 0.98, "c": 0.12, "c_over_a": 0.15})

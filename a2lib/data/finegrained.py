@@ -68,6 +68,12 @@ def _int(path: Path, number: int, text: str) -> int:
         raise ValueError(f"malformed line {number} in {path}: {text!r} is not an integer") from None
 
 
+def _official_lists(base: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The id -> path, id -> class and id -> is_training maps that CUB-200-2011 and NABirds both ship."""
+    return (_id_map(base / "images.txt"), _id_map(base / "image_class_labels.txt"),
+            _id_map(base / "train_test_split.txt"))
+
+
 def _id_map(path: Path, max_split: int = 1) -> dict[str, str]:
     return {fields[0]: fields[1] for _, fields in read_rows(path, 2, max_split)}
 
@@ -162,9 +168,7 @@ def cub200(root, split: str = "train", transform=None, profile: str = "full", si
     missing = [f for f in needed if not (base / f).exists()]
     if missing:
         raise _missing("CUB-200-2011", base, missing, needed, CUB_URL)
-    paths = _id_map(base / "images.txt")
-    labels = _id_map(base / "image_class_labels.txt")
-    is_train = _id_map(base / "train_test_split.txt")
+    paths, labels, is_train = _official_lists(base)
     class_rows = read_rows(base / "classes.txt", 2, 1)
     class_names = [fields[1] for _, fields in class_rows]
     want = "1" if split == "train" else "0"
@@ -245,9 +249,7 @@ def nabirds(root, split: str = "train", transform=None, profile: str = "full", s
     missing = [f for f in needed if not (base / f).exists()]
     if missing:
         raise _missing("NABirds", base, missing, needed, NABIRDS_URL)
-    paths = _id_map(base / "images.txt")
-    labels = _id_map(base / "image_class_labels.txt")
-    is_train = _id_map(base / "train_test_split.txt")
+    paths, labels, is_train = _official_lists(base)
     names = {fields[0]: fields[1] for _, fields in read_rows(base / "classes.txt", 2, 1)}
     used = sorted({int(c) for c in labels.values()})
     unknown = [c for c in used if str(c) not in names]
