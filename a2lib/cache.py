@@ -22,8 +22,9 @@ from .device import select_device
 from .paths import data_root, project_root
 from .train import HISTORY_NAME, TrainConfig, TrainResult, train, write_history
 
-CACHE_FORMAT_VERSION = 2
-"""Bump when what an entry holds (or how training works) changes, so old entries are not reused."""
+CACHE_FORMAT_VERSION = 3
+"""Bump when what an entry holds, how training works or an embedded data set's defaults change, so old entries are
+not reused (3: synth-birds v2 defaults, non-asymmetric methods)."""
 CACHE_ENV = "A2LIB_CACHE"
 KEY_LENGTH = 24
 """Hex characters of the sha256 used for the folder name (96 bits)."""

@@ -7,20 +7,32 @@ between an ablation step and its Table 2 model. Our numbers are fractions in [0,
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
+from . import shallow
+from .cache import load_or_train
 from .data import load, zero_shot_split
 from .evaluate import hamming_distance, mean_average_precision, precision_at_k, relevance
 from .losses import LossWeights
+from .models import build
 from .train import TrainConfig, TrainResult, binary, encode_dataset
 
-PAPER_METHODS = {"baseline": "ADSH", "exchnet": "ExchNet", "a2net": "A²-Net", "a2net++": "A²-Net++"}
-"""Our method names -> the paper's column names (BASELINE is ADSH: Table 7's "Vanilla Backbone" column is Table 2's
-ADSH)."""
+PAPER_METHODS = {"itq": "ITQ", "sdh": "SDH", "dpsh": "DPSH", "hashnet": "HashNet", "baseline": "ADSH",
+                 "csq": "CSQ", "orthocos": "OrthoCos+BN", "exchnet": "ExchNet", "a2net": "A²-Net", "a2net++": "A²-Net++"}
+"""Our method names -> the paper's column names, in the paper's column order (BASELINE is ADSH: Table 7's "Vanilla
+Backbone" column is Table 2's ADSH)."""
+SHALLOW_METHODS = ("itq", "sdh")
+"""Fitted on the pooled backbone features of a network (``a2lib.shallow``), not trained by ``a2lib.train``."""
+SHALLOW_FEATURES = ("trained", "pretrained")
+"""Whose features ITQ/SDH hash: the trained BASELINE network of the same bits (the CPU profiles: no ImageNet weights
+offline), or the untrained backbone with its default (ImageNet) weights, as the paper's CNN features."""
+CLASS_AWARE_METHODS = ("csq", "orthocos")
+"""Methods that need ``num_classes`` (hash centres / class codes); ``method_config`` fills it from the data set."""
 PAPER_DATASETS = {"cub200": "CUB200-2011", "aircraft": "Aircraft", "food101": "Food101", "nabirds": "NABirds",
                   "vegfru": "VegFru"}
 PAPER_BITS = (12, 24, 32, 48)
@@ -155,16 +167,57 @@ def method_config(method: str, bits: int, *, dataset: str, dataset_options: dict
     """The TrainConfig of ``method`` at ``bits`` from the shared profile values (``model_options`` per method).
 
     ``options`` override that method's model options (ablation switches); ``eta`` sets η (None keeps the paper's
-    0.1). The same arguments always give the same config, hence the same cache entry in every notebook.
+    0.1). The same arguments always give the same config, hence the same cache entry in every notebook. CSQ and
+    OrthoCos get ``num_classes`` from the training split unless the options set it.
     """
     if not isinstance(model_options, dict) or not all(isinstance(v, dict) for v in model_options.values()):
         raise ValueError("model_options must map a method name to a dict of that model's options, "
                          "e.g. {'a2net++': {'code_dim': 256}}")
     merged = {**model_options.get(method, {}), **(options or {})}
+    if method in CLASS_AWARE_METHODS and "num_classes" not in merged:
+        merged["num_classes"] = load(dataset, "train", **dataset_options).num_classes
     weights = LossWeights() if eta is None else LossWeights(eta=eta)
     return TrainConfig(dataset=dataset, dataset_options=dict(dataset_options), model=method, model_options=merged,
                        bits=bits, backbone=backbone, loss_weights=weights, seed=seed, device=device,
                        **train_options)
+
+
+def fit_shallow(method: str, bits: int, reference: TrainResult, train_set: Dataset, features: str = "trained",
+                device=None) -> TrainResult:
+    """ITQ or SDH at ``bits`` on pooled backbone features, as a ``TrainResult`` over ``reference``'s database split.
+
+    ``features``: "trained" hashes the features of ``reference.model`` (the BASELINE of the same bits), "pretrained"
+    those of a fresh BASELINE network with the backbone's default weights (ImageNet for ResNet-50; seeded). Fitted
+    on the database items (SDH with their labels); the database codes are their codes.
+    """
+    if method not in SHALLOW_METHODS:
+        raise ValueError(f"unknown shallow method {method!r}; choose one of {', '.join(SHALLOW_METHODS)}")
+    if features not in SHALLOW_FEATURES:
+        raise ValueError(f"features must be one of {', '.join(SHALLOW_FEATURES)}, got {features!r}")
+    config = reference.config
+    if features == "trained":
+        network = reference.model
+    else:
+        torch.manual_seed(config.seed)
+        network = build(config.model, bits, backbone=config.backbone, **config.model_options)
+    network.to(device or next(reference.model.parameters()).device).eval()
+    database = Subset(train_set, reference.db_indices.tolist())
+    db_features = shallow.extract_features(network, database, config.eval_batch_size, device)
+    estimator = shallow.build(method, bits, seed=config.seed).fit(db_features, reference.db_labels)
+    model = shallow.ShallowHashModel(method, network, estimator)
+    shallow_config = dataclasses.replace(config, model=method, model_options={"features": features})
+    return TrainResult(model, estimator.encode(db_features), reference.db_indices, reference.val_indices,
+                       reference.db_labels, [], None, None, shallow_config)
+
+
+def load_method(method: str, bits: int, train_set: Dataset, shallow_features: str = "trained",
+                **shared) -> TrainResult:
+    """Any method of the comparison at ``bits``: deep ones through the cache (``load_or_train``), ITQ/SDH fitted on
+    the features of the cached BASELINE's network (``fit_shallow``); ``shared``: ``method_config``'s arguments."""
+    if method in SHALLOW_METHODS:
+        reference = load_or_train(method_config("baseline", bits, **shared))
+        return fit_shallow(method, bits, reference, train_set, shallow_features)
+    return load_or_train(method_config(method, bits, **shared))
 
 
 def ablation_configs(bits: int, **shared) -> dict[str, TrainConfig]:

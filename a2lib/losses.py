@@ -15,6 +15,10 @@ authors' public A²-Net code, which is what the paper's weights were tuned with:
   (the public fragment's ``mse_loss(...) * 0.1``);
 - ExchNet: diversity = mean cosine similarity between different parts' attention maps; alignment = mean squared
   distance of part features to their class anchors (element mean).
+
+The losses of the other deep methods of the paper's tables (``dpsh_loss``, ``hashnet_loss``, ``csq_loss``,
+``orthocos_loss``) take only the batch: pairs are the n(n-1) ordered in-batch pairs i != j, and every term is a
+mean over pairs, items or elements, so none scales with n. Each returns ``(total, weighted terms)``.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .similarity import shares_label
 
 BETA_NUMERATOR = 12.0
 """β = 12/k (Sec. 4.2)."""
@@ -165,3 +171,106 @@ def objective(out, images: Tensor, S: Tensor, B: Tensor, B_batch: Tensor | None,
         terms["alignment"] = w["alignment"] * part_alignment_loss(out.part_features, out.part_anchors)
     total = sum(terms.values())
     return total, terms
+
+
+def _check_codes_labels(codes: Tensor, labels: Tensor) -> None:
+    if codes.dim() != 2:
+        raise ValueError(f"codes must be (n, k), got shape {tuple(codes.shape)}")
+    if labels.dim() not in (1, 2) or labels.shape[0] != codes.shape[0]:
+        raise ValueError(f"labels must be ({codes.shape[0]},) class indices or ({codes.shape[0]}, C) multi-hot to "
+                         f"match the {codes.shape[0]} codes, got shape {tuple(labels.shape)}")
+
+
+def _in_batch_pairs(codes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(inner products u_i^T u_j, s_ij in {0, 1}, mask of the pairs i != j), all (n, n)."""
+    _check_codes_labels(codes, labels)
+    n = codes.shape[0]
+    s = shares_label(labels, labels).to(codes.dtype)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=codes.device)
+    return codes @ codes.t(), s, off_diagonal
+
+
+def dpsh_loss(codes: Tensor, labels: Tensor, eta: float, memory: Tensor | None = None,
+              memory_labels: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """DPSH (Li, Wang & Kang, IJCAI 2016): mean over pairs of log(1 + e^θ) - s θ, θ = u_i^T u_j / 2, plus
+    eta · mean_i ||u_i - sgn(u_i)||^2 (per-item squared distance). Terms "likelihood", "quantization".
+
+    Pairs: the batch against ``memory`` (N, k), the latest outputs of every training item (the U matrix of the
+    authors' code, zero rows for items not seen yet), with ``memory_labels``; without a memory, in-batch pairs i != j.
+    """
+    if memory is None:
+        inner, s, pairs = _in_batch_pairs(codes, labels)
+        theta = inner / 2
+        nll = F.softplus(theta) - s * theta
+        likelihood = nll[pairs].mean() if pairs.any() else codes.new_zeros(())
+    else:
+        _check_codes_labels(codes, labels)
+        if memory.dim() != 2 or memory.shape[1] != codes.shape[1] or memory_labels is None \
+                or len(memory_labels) != len(memory):
+            raise ValueError(f"memory must be (N, {codes.shape[1]}) codes with N memory_labels, got "
+                             f"{tuple(memory.shape)} and {None if memory_labels is None else len(memory_labels)}")
+        theta = codes @ memory.to(codes.dtype).t() / 2
+        s = shares_label(labels, memory_labels).to(codes.dtype)
+        likelihood = (F.softplus(theta) - s * theta).mean()
+    quantization = (codes - torch.sign(codes).detach()).pow(2).sum(1).mean()
+    terms = {"likelihood": likelihood, "quantization": eta * quantization}
+    return sum(terms.values()), terms
+
+
+def hashnet_loss(codes: Tensor, labels: Tensor, alpha: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """HashNet (Cao et al., ICCV 2017): weighted mean over pairs i != j of log(1 + e^θ) - s θ, θ = α h_i^T h_j,
+    w = |S|/|S1| for similar and |S|/|S0| for dissimilar pairs (each class carries weight |S|). Term "likelihood"."""
+    inner, s, pairs = _in_batch_pairs(codes, labels)
+    theta = alpha * inner
+    nll = F.softplus(theta) - s * theta
+    s, nll = s[pairs], nll[pairs]
+    if s.numel() == 0:
+        zero = codes.sum() * 0
+        return zero, {"likelihood": zero}
+    positives = s.sum()
+    negatives = s.numel() - positives
+    weights = torch.where(s > 0, s.numel() / positives.clamp(min=1), s.numel() / negatives.clamp(min=1))
+    likelihood = (weights * nll).mean()
+    return likelihood, {"likelihood": likelihood}
+
+
+def csq_loss(codes: Tensor, centers: Tensor, lambda_q: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """CSQ (Yuan et al., CVPR 2020): element mean of BCE((u+1)/2, (c+1)/2) against each item's +-1 hash centre c,
+    plus lambda_q · element mean of (|u| - 1)^2. Terms "center", "quantization"."""
+    if codes.shape != centers.shape:
+        raise ValueError(f"centers must be one +-1 hash centre per item, shape {tuple(codes.shape)}, "
+                         f"got {tuple(centers.shape)}")
+    center = F.binary_cross_entropy((codes + 1) / 2, (centers.to(codes.dtype) + 1) / 2)
+    quantization = (codes.abs() - 1).pow(2).mean()
+    terms = {"center": center, "quantization": lambda_q * quantization}
+    return sum(terms.values()), terms
+
+
+def orthocos_loss(continuous: Tensor, labels: Tensor, class_codes: Tensor, scale: float,
+                  margin: float) -> tuple[Tensor, dict[str, Tensor]]:
+    """OrthoCos (Hoe et al., NeurIPS 2021): cross-entropy on logits scale·(cos(v, c_j) - margin·y_j), mean over items.
+
+    Single-label: y is one-hot. Multi-label: the target is y / |y| (the authors' default "label smoothing" variant:
+    the CE averaged over the item's positive labels, each with the margin); items without labels are left out.
+    Term "cross_entropy".
+    """
+    _check_codes_labels(continuous, labels)
+    num_classes = class_codes.shape[0]
+    if class_codes.dim() != 2 or class_codes.shape[1] != continuous.shape[1]:
+        raise ValueError(f"class_codes must be (C, {continuous.shape[1]}), got {tuple(class_codes.shape)}")
+    if labels.dim() == 1:
+        targets = F.one_hot(labels.long(), num_classes).to(continuous.dtype)
+    elif labels.shape[1] != num_classes:
+        raise ValueError(f"multi-hot labels have {labels.shape[1]} columns for {num_classes} class codes")
+    else:
+        targets = labels.to(continuous.dtype)
+    cosine = F.normalize(continuous, dim=1) @ F.normalize(class_codes.to(continuous.dtype), dim=1).t()
+    log_p = F.log_softmax(scale * (cosine - margin * targets), dim=1)
+    counts = targets.sum(1)
+    labelled = counts > 0
+    if not labelled.any():
+        zero = continuous.sum() * 0
+        return zero, {"cross_entropy": zero}
+    per_item = -(targets[labelled] / counts[labelled, None] * log_p[labelled]).sum(1)
+    cross_entropy = per_item.mean()
+    return cross_entropy, {"cross_entropy": cross_entropy}

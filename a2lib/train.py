@@ -7,8 +7,16 @@ Each outer iteration (ADSH, Jiang & Li AAAI 2018; the paper trains "following AD
 3. update B bit by bit in closed form (``a2lib.dcc``).
 The database is the training set minus a held-out validation part; every ``eval_every`` outer iterations (and after
 the last) the validation queries are ranked against the database with tie-aware mAP, and the state kept is the best on
-validation (never selected on the test set). A checkpoint after each outer iteration makes a killed run resume and
-finish exactly as an uninterrupted one. ``load_or_train`` (in ``a2lib.cache``) adds a content-addressed cache.
+validation (never selected on the test set).
+
+Models with ``asymmetric = False`` (DPSH, HashNet, CSQ, OrthoCos: ``a2lib.models.deep_hashing``) bring their own batch
+loss: step 2 uses ``model.loss(out, labels)`` instead of the objective, and step 3 does not happen. For methods without
+learned database codes, B is the encoded database: the sign of the network's encoding of the database items (with the
+current state for validation, with the kept state in ``TrainResult.db_codes``). Models with ``memory_bank`` (DPSH)
+get, during training, the latest outputs of every database item (zero until first seen), updated batch by batch.
+
+A checkpoint after each outer iteration makes a killed run resume and finish exactly as an uninterrupted one.
+``load_or_train`` (in ``a2lib.cache``) adds a content-addressed cache.
 """
 from __future__ import annotations
 
@@ -53,7 +61,8 @@ class TrainConfig:
     ``lr_decay_at`` is the 0-based outer iteration from which lr is multiplied by ``lr_decay_factor``.
     ``optimizer``: "sgd" (the paper's) or "adam" (used by the short CPU profiles; momentum is then unused).
     ``val_fraction`` of the training set is held out (stratified by class for single-label data) for model selection;
-    0 disables validation (the last iteration is kept). ``db_codes``: database codes used for validation.
+    0 disables validation (the last iteration is kept). ``db_codes``: database codes used for validation
+    (models without learned codes always use their encoded database).
     ``device`` and ``num_workers`` are runtime choices and not part of the cache key.
     """
 
@@ -123,8 +132,10 @@ class TrainResult:
     """A trained model with its learned database codes.
 
     db_codes: (N_db, k) float32 +-1, the learned B of the database items ``db_indices`` (training split minus the
-    validation items ``val_indices``); db_labels: their labels. history: one dict per outer iteration
-    (``iteration`` 1-based, ``lr``, ``loss`` and each term's batch mean, ``val_map`` when evaluated, ``elapsed_s``).
+    validation items ``val_indices``); for methods without learned database codes (``model.asymmetric`` False), B is
+    the encoded database, the sign of the kept model's encoding of those items. db_labels: their labels.
+    history: one dict per outer iteration (``iteration`` 1-based, ``lr``, ``loss`` and each term's batch mean,
+    ``val_map`` when evaluated, ``elapsed_s``).
     """
 
     model: torch.nn.Module
@@ -295,6 +306,10 @@ class _Trainer:
         self.labels = labels
         self.db_labels = labels[self.db_indices]
         self.model.to(self.device)
+        self.asymmetric = getattr(model, "asymmetric", True)
+        if not self.asymmetric and not callable(getattr(model, "loss", None)):
+            raise ValueError(f"model {getattr(model, 'name', type(model).__name__)!r} is not asymmetric and has no "
+                             "loss(out, labels) method; give it one or set asymmetric = True")
         if config.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                              weight_decay=config.weight_decay)
@@ -302,8 +317,13 @@ class _Trainer:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.sampler = np.random.default_rng(config.seed)
         self.shuffle = torch.Generator().manual_seed(config.seed)
-        init = torch.Generator().manual_seed(config.seed)
-        self.B = binary(torch.rand(len(self.db_indices), config.bits, generator=init) - 0.5).to(self.device)
+        self.B = None  # no learned database codes: B is the encoded database (module docstring)
+        if self.asymmetric:
+            init = torch.Generator().manual_seed(config.seed)
+            self.B = binary(torch.rand(len(self.db_indices), config.bits, generator=init) - 0.5).to(self.device)
+        elif getattr(model, "memory_bank", False):
+            self.B = torch.zeros(len(self.db_indices), config.bits, device=self.device)
+            self.memory_labels = self.db_labels.to(self.device)
         self.history: list[dict] = []
         self.start = 0
         self.elapsed_before = 0.0
@@ -322,7 +342,7 @@ class _Trainer:
                              "use another checkpoint_dir or delete that folder")
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        self.B = saved["B"].to(self.device)
+        self.B = saved["B"].to(self.device) if saved["B"] is not None else None
         self.history, self.start = saved["history"], saved["iteration"]
         self.elapsed_before = saved["elapsed_s"]
         self.best = saved["best"]
@@ -334,7 +354,8 @@ class _Trainer:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         _save_atomic({"config": self.config.key_dict(), "iteration": iteration, "model": _cpu_state(self.model),
-                      "optimizer": self.optimizer.state_dict(), "B": self.B.cpu(), "history": self.history,
+                      "optimizer": self.optimizer.state_dict(),
+                      "B": self.B.cpu() if self.B is not None else None, "history": self.history,
                       "elapsed_s": elapsed, "best": self.best,
                       "rng": _rng_state(self.sampler, self.shuffle)}, path)
         write_history(self.history, path.parent / HISTORY_NAME)
@@ -347,7 +368,8 @@ class _Trainer:
         cfg, model = self.config, self.model
         n_db = len(self.db_indices)
         omega = torch.from_numpy(np.sort(self.sampler.choice(n_db, size=min(cfg.n_samples, n_db), replace=False)))
-        S = similarity(self.db_labels[omega], self.db_labels, cfg.similarity_reweight).to(self.device)
+        if self.asymmetric:
+            S = similarity(self.db_labels[omega], self.db_labels, cfg.similarity_reweight).to(self.device)
         omega_dev = omega.to(self.device)
         singleton_tail = len(omega) % cfg.batch_size == 1  # a batch of one breaks BatchNorm in train mode
         loader = DataLoader(_Positions(self.dataset, self.db_indices[omega], self.labels), batch_size=cfg.batch_size,
@@ -365,8 +387,14 @@ class _Trainer:
             for images, labels, positions in loader:
                 images, labels, positions = images.to(self.device), labels.to(self.device), positions.to(self.device)
                 out = model(images, labels)
-                total, terms = objective(out, images, S[positions], self.B, self.B[omega_dev[positions]],
-                                         cfg.loss_weights, labels=labels)
+                if self.asymmetric:
+                    total, terms = objective(out, images, S[positions], self.B, self.B[omega_dev[positions]],
+                                             cfg.loss_weights, labels=labels)
+                elif self.B is not None:
+                    self.B[omega_dev[positions]] = out.codes.detach().float()
+                    total, terms = model.loss(out, labels, self.B, self.memory_labels)
+                else:
+                    total, terms = model.loss(out, labels)
                 _check_finite(terms, total, t + 1)
                 self.optimizer.zero_grad(set_to_none=True)
                 total.backward()
@@ -375,19 +403,22 @@ class _Trainer:
                 for name, value in {"loss": total, **terms}.items():
                     sums[name] = sums.get(name, 0.0) + float(value.detach())
                 batches += 1
-        w = cfg.loss_weights.resolve(cfg.batch_size, cfg.bits, n_db)
-        ratio = gamma_ratio(w["beta"], w["gamma"], n_db)
-        self.B = dcc_update(self.B, U, S, omega_dev, ratio, cfg.dcc_sweeps)
+        if self.asymmetric:
+            w = cfg.loss_weights.resolve(cfg.batch_size, cfg.bits, n_db)
+            ratio = gamma_ratio(w["beta"], w["gamma"], n_db)
+            self.B = dcc_update(self.B, U, S, omega_dev, ratio, cfg.dcc_sweeps)
         return {"iteration": t + 1, "lr": lr, **{name: value / batches for name, value in sums.items()}}
 
-    def validate(self) -> float:
+    def encoded_database(self) -> Tensor:
+        return binary(encode_dataset(self.model, self.dataset, self.config.eval_batch_size, self.device,
+                                     self.db_indices))
+
+    def validate(self) -> tuple[float, Tensor]:
+        """(validation mAP, the database codes it ranked against: B, or the encoded database)."""
         cfg = self.config
         q = binary(encode_dataset(self.model, self.dataset, cfg.eval_batch_size, self.device, self.val_indices))
-        if cfg.db_codes == "learned":
-            db = self.B.cpu()
-        else:
-            db = binary(encode_dataset(self.model, self.dataset, cfg.eval_batch_size, self.device, self.db_indices))
-        return mean_average_precision(q, db, self.labels[self.val_indices], self.db_labels)
+        db = self.B.cpu() if self.asymmetric and cfg.db_codes == "learned" else self.encoded_database()
+        return mean_average_precision(q, db, self.labels[self.val_indices], self.db_labels), db
 
     def run(self, callback: Callable[[int, list[dict]], None] | None) -> TrainResult:
         from tqdm.auto import tqdm
@@ -401,10 +432,10 @@ class _Trainer:
             record = self.outer_iteration(t)
             last = t + 1 == cfg.outer_iterations
             if len(self.val_indices) and ((t + 1) % cfg.eval_every == 0 or last):
-                record["val_map"] = self.validate()
+                record["val_map"], db = self.validate()
                 if self.best["val_map"] is None or record["val_map"] > self.best["val_map"]:
                     self.best = {"iteration": t + 1, "val_map": record["val_map"], "state": _cpu_state(self.model),
-                                 "B": self.B.cpu().clone()}
+                                 "B": self.B.cpu().clone() if self.asymmetric else db}
             elapsed = self.elapsed_before + time.perf_counter() - session_start
             record["elapsed_s"] = elapsed
             self.history.append(record)
@@ -420,7 +451,7 @@ class _Trainer:
             self.model.load_state_dict(self.best["state"])
             codes = self.best["B"]
         else:
-            codes = self.B.cpu()
+            codes = self.B.cpu() if self.asymmetric else self.encoded_database()
         self.model.eval()
         return TrainResult(self.model, codes.float(), self.db_indices, self.val_indices, self.db_labels,
                            self.history, self.best["iteration"], self.best["val_map"], self.config)
@@ -429,7 +460,8 @@ class _Trainer:
 def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None = None,
           checkpoint_dir: str | os.PathLike | None = None, verbose: bool = True,
           callback: Callable[[int, list[dict]], None] | None = None) -> TrainResult:
-    """Train ``model`` on ``dataset`` (its training split) with the asymmetric scheme; see the module docstring.
+    """Train ``model`` on ``dataset`` (its training split) with the asymmetric scheme, or with ``model.loss`` for
+    models with ``asymmetric = False``; see the module docstring.
 
     ``checkpoint_dir``: a checkpoint (and history.json) is written there after every outer iteration, and a run
     finding one there resumes from it (the config must match). ``callback(iteration, history)`` runs after each

@@ -1,4 +1,4 @@
-"""Forward+backward throughput (images/s) of every model at the ``quick`` and ``full`` input sizes.
+"""Forward+backward throughput (images/s) of every asymmetric model at the ``quick`` and ``full`` input sizes.
 
 One step = model(images, labels) + losses.objective(...) + backward (no optimiser step), in training mode.
 Prints a markdown table and writes it to ``--out`` when given.
@@ -73,7 +73,7 @@ def main(argv=None) -> str:
     parser.add_argument("--repeats", type=int, default=2, help="timed steps at least")
     parser.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds at least per row")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (at most 2 on the workbook's machine)")
-    parser.add_argument("--models", default=",".join(list_models()))
+    parser.add_argument("--models", default=",".join(list_models(asymmetric=True)))
     parser.add_argument("--profiles", default="quick,full")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)

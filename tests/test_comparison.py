@@ -171,3 +171,41 @@ def test_zero_shot_trains_on_seen_and_evaluates_on_unseen(tmp_path, monkeypatch)
     assert np.array_equal(rows["correct"][1], ok[0])
     expected = [train_set[int(result.db_indices[j])][0] for j in top[0]]
     assert all(torch.equal(a, b) for a, b in zip(rows["retrieved"][1], expected))
+
+
+def test_shallow_methods_hash_the_reference_networks_features_over_its_database(tmp_path, monkeypatch):
+    from a2lib import shallow
+
+    monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("A2LIB_CACHE", str(tmp_path / "cache"))
+    train_set = load("synth-birds", "train", **SHARED["dataset_options"])
+    test_set = load("synth-birds", "test", **SHARED["dataset_options"])
+    reference = load_or_train(cmp.method_config("baseline", 8, **SHARED), verbose=False)
+    db = torch.utils.data.Subset(train_set, reference.db_indices.tolist())
+    features = shallow.extract_features(reference.model, db)
+    for method in cmp.SHALLOW_METHODS:
+        result = cmp.load_method(method, 8, train_set, "trained", **SHARED)
+        expected = shallow.build(method, 8, seed=0).fit(features, reference.db_labels)
+        assert torch.equal(result.db_codes, expected.encode(features))
+        assert torch.equal(result.db_indices, reference.db_indices) and result.config.model == method
+        queries = binary(encode_dataset(result.model, test_set))
+        assert torch.equal(queries, expected.encode(shallow.extract_features(reference.model, test_set)))
+        scores = cmp.evaluate_retrieval(result, test_set)
+        assert scores["map"] == pytest.approx(mean_average_precision(queries, result.db_codes, test_set.labels,
+                                                                     reference.db_labels))
+    pretrained = cmp.load_method("itq", 8, train_set, "pretrained", **SHARED)
+    assert pretrained.model.feature_model is not reference.model
+    assert not torch.equal(pretrained.db_codes, cmp.load_method("itq", 8, train_set, "trained", **SHARED).db_codes)
+    with pytest.raises(ValueError, match="features must be one of"):
+        cmp.fit_shallow("itq", 8, reference, train_set, features="imagenet")
+    with pytest.raises(ValueError, match="unknown shallow method"):
+        cmp.fit_shallow("dpsh", 8, reference, train_set)
+
+
+def test_class_aware_methods_get_num_classes_from_the_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))
+    assert cmp.method_config("csq", 12, **SHARED).model_options == {"num_classes": 60}
+    assert cmp.method_config("orthocos", 12, options={"num_classes": 7}, **SHARED).model_options == {"num_classes": 7}
+    assert "num_classes" not in cmp.method_config("dpsh", 12, **SHARED).model_options
+    assert list(cmp.PAPER_METHODS)[:5] == ["itq", "sdh", "dpsh", "hashnet", "baseline"]
+    assert cmp.paper_map("cub200", 48, "sdh") == 22.23 and cmp.paper_map("cub200", 48, "csq") is None

@@ -34,7 +34,8 @@ def _step_inputs(model, n=4, size=(64, 64), num_database=10, seed=0):
 
 
 def test_registry_lists_names():
-    assert list_models() == MODELS
+    assert list_models(asymmetric=True) == MODELS
+    assert list_models() == MODELS + ["dpsh", "hashnet", "csq", "orthocos"]  # tests/test_deep_hashing.py
     assert list_backbones() == BACKBONES
 
 
@@ -153,6 +154,34 @@ def test_decoder_resizes_with_one_warning_when_built_for_another_size():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model(torch.rand(1, 3, 64, 32))
+
+
+def test_balanced_parts_weigh_the_local_block_like_the_global_part():
+    images = torch.rand(2, 3, 64, 64)
+    torch.manual_seed(0)
+    plain = _build("a2net", 12, num_maps=4).eval()
+    torch.manual_seed(0)
+    balanced = _build("a2net", 12, num_maps=4, balance_parts=True).eval()
+    assert torch.equal(plain.W, balanced.W)
+    x_plain, x_balanced = plain(images).features, balanced(images).features
+    local = slice(0, 4 * 128)
+    assert torch.allclose(x_balanced[:, local], x_plain[:, local] / 2)
+    assert torch.allclose(x_balanced[:, 4 * 128:], x_plain[:, 4 * 128:])
+    assert torch.allclose(x_balanced[:, local].norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(x_balanced.pow(2).sum(1), torch.full((2,), 2.0), atol=1e-5)
+
+
+def test_half_resolution_decoder_returns_full_size_images_without_warning():
+    model = _build("a2net++", 12, num_maps=4, decoder_downsample=2).eval()
+    assert model.decoder.decoded_size == (32, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = model(torch.rand(2, 3, 64, 64))
+    assert out.recon_g.shape == out.recon_gp.shape == (2, 3, 64, 64)
+    full = _build("a2net++", 12, num_maps=4)
+    assert sum(p.numel() for p in model.decoder.parameters()) < sum(p.numel() for p in full.decoder.parameters())
+    with pytest.raises(ValueError, match="decoder_downsample"):
+        _build("a2net++", 12, decoder_downsample=0)
 
 
 def test_ablation_flags():

@@ -1,6 +1,9 @@
 """Hashing models: ``build(name, bits, backbone=..., **options)`` over a name registry.
 
-Names: "baseline", "a2net", "a2net++", "exchnet"; backbones: "small", "resnet18", "resnet32", "resnet50".
+Names: "baseline", "a2net", "a2net++", "exchnet" (trained by the asymmetric ADSH objective with learned database
+codes) and the other deep methods of the paper's tables, "dpsh", "hashnet", "csq", "orthocos" (their own batch loss,
+``model.loss``; "csq" and "orthocos" need ``num_classes``); backbones: "small", "resnet18", "resnet32", "resnet50".
+The shallow methods (ITQ, SDH) on backbone features are in ``a2lib.shallow``.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from .a2net import A2Net, A2NetConfig, A2NetPP, A2NetPPConfig
 from .backbones import BACKBONES, Backbone, build_backbone, check_backbone_name
 from .base import HashModel, HashOutput, ModelConfig, check_positive_int
 from .baseline import BaselineConfig, BaselineHash
+from .deep_hashing import (CSQ, DPSH, CSQConfig, DPSHConfig, HashNet, HashNetConfig, OrthoCos, OrthoCosConfig,
+                           hadamard, hash_centers)
 from .exchnet import ExchNet, ExchNetConfig
 
 _REGISTRY: dict[str, tuple[type[HashModel], type[ModelConfig]]] = {}
@@ -24,10 +29,15 @@ register_model("baseline", BaselineHash, BaselineConfig)
 register_model("a2net", A2Net, A2NetConfig)
 register_model("a2net++", A2NetPP, A2NetPPConfig)
 register_model("exchnet", ExchNet, ExchNetConfig)
+register_model("dpsh", DPSH, DPSHConfig)
+register_model("hashnet", HashNet, HashNetConfig)
+register_model("csq", CSQ, CSQConfig)
+register_model("orthocos", OrthoCos, OrthoCosConfig)
 
 
-def list_models() -> list[str]:
-    return list(_REGISTRY)
+def list_models(asymmetric: bool | None = None) -> list[str]:
+    """Registered names; ``asymmetric=True`` / ``False`` keeps the models trained with / without learned codes B."""
+    return [name for name, (cls, _) in _REGISTRY.items() if asymmetric is None or cls.asymmetric == asymmetric]
 
 
 def list_backbones() -> list[str]:
@@ -50,6 +60,7 @@ def build(name: str, bits: int, backbone: str = "resnet50", **options) -> HashMo
 
 __all__ = [
     "A2Net", "A2NetConfig", "A2NetPP", "A2NetPPConfig", "BACKBONES", "Backbone", "BaselineConfig", "BaselineHash",
-    "ExchNet", "ExchNetConfig", "HashModel", "HashOutput", "ModelConfig", "build", "build_backbone",
+    "CSQ", "CSQConfig", "DPSH", "DPSHConfig", "ExchNet", "ExchNetConfig", "HashModel", "HashNet", "HashNetConfig",
+    "HashOutput", "ModelConfig", "OrthoCos", "OrthoCosConfig", "build", "build_backbone", "hadamard", "hash_centers",
     "list_backbones", "list_models", "register_model",
 ]

@@ -31,7 +31,11 @@ class BaselineHash(HashModel):
         feature_map = self.trunk(images)
         features = self.last_stage(feature_map).mean(dim=(2, 3))
         pre_codes = self.hash_layer(features)
-        codes = torch.tanh(pre_codes)
+        codes = self.activate(pre_codes)
         if not full:
             return HashOutput(codes=codes)
         return HashOutput(codes=codes, pre_codes=pre_codes, features=features, feature_map=feature_map)
+
+    def activate(self, pre_codes: Tensor) -> Tensor:
+        """Codes in (-1, 1) from the hash layer's output: tanh (subclasses may scale it, e.g. HashNet's β)."""
+        return torch.tanh(pre_codes)

@@ -2,7 +2,9 @@
 
 A linear layer lifts g to a small seed grid; stride-2 transposed convolutions (BN + ReLU) double it until it covers
 the image; a 3x3 conv gives the image channels with a *linear* output, so the reconstruction lives in the same
-space as the input tensor (normalised or not), and the surplus border is cropped.
+space as the input tensor (normalised or not), and the surplus border is cropped. With ``downsample`` > 1 the network
+decodes at that fraction of the image size and the result is upsampled bilinearly (a cheaper decoder for CPU runs:
+its full-resolution layers dominate A²-Net++'s cost at 64x64).
 """
 from __future__ import annotations
 
@@ -31,10 +33,11 @@ class ImageDecoder(nn.Module):
     """Ψ_Deconv(g; Π): (n, in_dim) -> (n, out_channels, H, W) for the ``image_size`` it was built for."""
 
     def __init__(self, in_dim: int, out_channels: int, image_size: tuple[int, int],
-                 base_channels: int = BASE_CHANNELS):
+                 base_channels: int = BASE_CHANNELS, downsample: int = 1):
         super().__init__()
         self.image_size = (int(image_size[0]), int(image_size[1]))
-        height, width = self.image_size
+        self.decoded_size = tuple(math.ceil(side / downsample) for side in self.image_size)
+        height, width = self.decoded_size
         steps = _num_upsamplings(height, width)
         self.seed = (math.ceil(height / 2 ** steps), math.ceil(width / 2 ** steps))
         self.seed_channels = base_channels
@@ -53,15 +56,16 @@ class ImageDecoder(nn.Module):
 
     def forward(self, g: Tensor, size: tuple[int, int] | None = None) -> Tensor:
         grid = self.lift(g).view(g.shape[0], self.seed_channels, *self.seed)
-        image = self.deconv(grid)[..., : self.image_size[0], : self.image_size[1]]
-        if size is not None and tuple(size) != self.image_size:
-            if not self._warned:
-                self._warned = True
-                warnings.warn(
-                    f"the image decoder was built for image_size={self.image_size} but the input is {tuple(size)}; "
-                    f"reconstructions are resized bilinearly; pass image_size={tuple(size)} to build()",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-            image = F.interpolate(image, size=tuple(size), mode="bilinear", align_corners=False)
+        image = self.deconv(grid)[..., : self.decoded_size[0], : self.decoded_size[1]]
+        size = self.image_size if size is None else tuple(size)
+        if size != self.image_size and not self._warned:
+            warnings.warn(
+                f"the image decoder was built for image_size={self.image_size} but the input is {size}; "
+                f"reconstructions are resized bilinearly; pass image_size={size} to build()",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._warned = True
+        if tuple(image.shape[-2:]) != size:
+            image = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
         return image
