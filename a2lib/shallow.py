@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .models.base import check_positive_int
+
 
 def _signs(x: Tensor) -> Tensor:
     return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
@@ -33,12 +35,6 @@ def _features(features, what: str = "features", min_rows: int = 1) -> Tensor:
     if not torch.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or infinite values")
     return x
-
-
-def _check_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _check_number(value, what: str, positive: bool = False) -> float:
@@ -84,8 +80,8 @@ class ITQ(_Estimator):
     _fitted_attribute = "rotation_"
 
     def __post_init__(self):
-        _check_int(self.bits, "bits")
-        _check_int(self.n_iter, "n_iter")
+        check_positive_int(self.bits, "bits")
+        check_positive_int(self.n_iter, "n_iter")
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
 
@@ -167,7 +163,7 @@ class SDH(_Estimator):
 
     def __post_init__(self):
         for name in ("bits", "n_anchors", "n_iter", "dcc_iter"):
-            _check_int(getattr(self, name), name)
+            check_positive_int(getattr(self, name), name)
         if self.sigma is not None:
             _check_number(self.sigma, "sigma", positive=True)
         for name in ("lambda_", "nu", "delta"):
@@ -291,7 +287,7 @@ class _Images(Dataset):
 def extract_features(model, dataset: Dataset, batch_size: int = 64, device=None) -> Tensor:
     """(n, d) float32 CPU ``HashOutput.features`` of every item of ``dataset`` (BASELINE: the pooled backbone
     features), in eval mode and without gradients; the model's mode is restored afterwards."""
-    _check_int(batch_size, "batch_size")
+    check_positive_int(batch_size, "batch_size")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
