@@ -8,14 +8,14 @@ as ``a2lib.evaluate`` binarises); ``build(name, bits, **options)`` constructs on
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from .models.base import check_positive_int
+from .models.base import check_integer, check_number, check_positive_int
+from .train import map_dataset
 
 
 def _signs(x: Tensor) -> Tensor:
@@ -35,12 +35,6 @@ def _features(features, what: str = "features", min_rows: int = 1) -> Tensor:
     if not torch.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or infinite values")
     return x
-
-
-def _check_number(value, what: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or (positive and value == 0):
-        raise ValueError(f"{what} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
-    return float(value)
 
 
 class _Estimator:
@@ -82,8 +76,7 @@ class ITQ(_Estimator):
     def __post_init__(self):
         check_positive_int(self.bits, "bits")
         check_positive_int(self.n_iter, "n_iter")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        check_integer(self.seed, "seed")
 
     def fit(self, features, labels=None) -> "ITQ":
         """Learn the mean, PCA projection and rotation from (n, d) features; labels are ignored (unsupervised)."""
@@ -165,11 +158,10 @@ class SDH(_Estimator):
         for name in ("bits", "n_anchors", "n_iter", "dcc_iter"):
             check_positive_int(getattr(self, name), name)
         if self.sigma is not None:
-            _check_number(self.sigma, "sigma", positive=True)
+            check_number(self.sigma, "sigma", positive=True)
         for name in ("lambda_", "nu", "delta"):
-            _check_number(getattr(self, name), name)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+            check_number(getattr(self, name), name)
+        check_integer(self.seed, "seed")
 
     def kernel(self, features) -> Tensor:
         """φ(x): RBF values on the anchors and a constant 1, (n, m+1) float64."""
@@ -272,35 +264,19 @@ def build(name: str, bits: int, **options):
     return cls(bits=bits, **options)
 
 
-class _Images(Dataset):
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int):
-        return self.dataset[index][0]
+def _pooled_features(model, images: Tensor) -> Tensor:
+    features = model(images).features
+    if features is None:
+        raise ValueError(f"model {getattr(model, 'name', type(model).__name__)!r} returns no features; "
+                         "use a HashModel whose HashOutput carries them (e.g. build('baseline', ...))")
+    return features
 
 
-@torch.no_grad()
 def extract_features(model, dataset: Dataset, batch_size: int = 64, device=None) -> Tensor:
     """(n, d) float32 CPU ``HashOutput.features`` of every item of ``dataset`` (BASELINE: the pooled backbone
     features), in eval mode and without gradients; the model's mode is restored afterwards."""
     check_positive_int(batch_size, "batch_size")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    chunks = []
-    try:
-        for images in DataLoader(_Images(dataset), batch_size=batch_size, shuffle=False):
-            features = model(images.to(device)).features
-            if features is None:
-                raise ValueError(f"model {getattr(model, 'name', type(model).__name__)!r} returns no features; "
-                                 "use a HashModel whose HashOutput carries them (e.g. build('baseline', ...))")
-            chunks.append(features.float().cpu())
-    finally:
-        model.train(was_training)
+    chunks = map_dataset(model, dataset, _pooled_features, batch_size, device)
     if not chunks:
         raise ValueError("the dataset is empty; there are no features to extract")
     return torch.cat(chunks)

@@ -195,21 +195,27 @@ def dataset_labels(dataset: Dataset) -> Tensor:
 
 
 @torch.no_grad()
-def encode_dataset(model: torch.nn.Module, dataset: Dataset, batch_size: int = 64,
-                   device: str | torch.device | None = None, indices: Tensor | None = None) -> Tensor:
-    """tanh codes (n, k) on the CPU for ``dataset`` (or its ``indices``), in eval mode and without gradients."""
+def map_dataset(model: torch.nn.Module, dataset: Dataset, fn: Callable[[torch.nn.Module, Tensor], Tensor],
+                batch_size: int = 64, device: str | torch.device | None = None,
+                indices: Tensor | None = None) -> list[Tensor]:
+    """``fn(model, images)`` for each batch of ``dataset`` (or its ``indices``) in order, as float32 CPU tensors; in
+    eval mode and without gradients, the model's mode restored afterwards."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     indices = torch.arange(len(dataset)) if indices is None else torch.as_tensor(indices)
     loader = DataLoader(_Positions(dataset, indices, torch.zeros(len(dataset))), batch_size=batch_size, shuffle=False)
     was_training = model.training
     model.eval()
     try:
-        codes = [model.encode(images.to(device)).float().cpu() for images, _, _ in loader]
+        return [fn(model, images.to(device)).float().cpu() for images, _, _ in loader]
     finally:
         model.train(was_training)
-    if not codes:
-        return torch.zeros(0, model.bits)
-    return torch.cat(codes)
+
+
+def encode_dataset(model: torch.nn.Module, dataset: Dataset, batch_size: int = 64,
+                   device: str | torch.device | None = None, indices: Tensor | None = None) -> Tensor:
+    """tanh codes (n, k) on the CPU for ``dataset`` (or its ``indices``), in eval mode and without gradients."""
+    codes = map_dataset(model, dataset, lambda net, images: net.encode(images), batch_size, device, indices)
+    return torch.cat(codes) if codes else torch.zeros(0, model.bits)
 
 
 def split_validation(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
@@ -479,4 +485,4 @@ def load_or_train(config: TrainConfig, cache_dir=None, **kwargs) -> TrainResult:
 
 
 __all__ = ["DB_CODES", "TrainConfig", "TrainResult", "binary", "dataset_labels", "encode_dataset", "load_or_train",
-           "split_validation", "train", "write_history"]
+           "map_dataset", "split_validation", "train", "write_history"]

@@ -55,11 +55,8 @@ def _small(in_channels: int, pretrained: bool, weights_path: str | None) -> Back
     c1, c2, c3, c4 = SMALL_CHANNELS
     trunk = nn.Sequential(_conv_bn_relu(in_channels, c1, 2), _conv_bn_relu(c1, c2, 2), _conv_bn_relu(c2, c3, 2))
     last = _conv_bn_relu(c3, c4, 2)
-    _no_imagenet("small", pretrained)
-    backbone = Backbone("small", trunk, last, c3, c4, min_size=8, default_image_size=(64, 64))
-    if weights_path is not None:
-        _load_split_state(backbone, weights_path)
-    return backbone
+    return _own_backbone(Backbone("small", trunk, last, c3, c4, min_size=8, default_image_size=(64, 64)),
+                         pretrained, weights_path)
 
 
 class _CifarBlock(nn.Module):
@@ -93,18 +90,18 @@ def _resnet32(in_channels: int, pretrained: bool, weights_path: str | None) -> B
     stem = nn.Sequential(nn.Conv2d(in_channels, c1, 3, 1, 1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True))
     trunk = nn.Sequential(stem, _cifar_stage(c1, c1, 1), _cifar_stage(c1, c2, 2))
     last = _cifar_stage(c2, c3, 2)
-    _no_imagenet("resnet32", pretrained)
-    backbone = Backbone("resnet32", trunk, last, c2, c3, min_size=4, default_image_size=(64, 32))
+    return _own_backbone(Backbone("resnet32", trunk, last, c2, c3, min_size=4, default_image_size=(64, 32)),
+                         pretrained, weights_path)
+
+
+def _own_backbone(backbone: Backbone, pretrained: bool, weights_path: str | None) -> Backbone:
+    """A backbone defined here, which has no ImageNet weights: refuses ``pretrained``, loads ``weights_path``."""
+    if pretrained:
+        raise ValueError(f"backbone {backbone.name!r} has no ImageNet weights; use pretrained=False, "
+                         "or weights_path=... for a local file")
     if weights_path is not None:
         _load_split_state(backbone, weights_path)
     return backbone
-
-
-def _no_imagenet(name: str, pretrained: bool) -> None:
-    if pretrained:
-        raise ValueError(
-            f"backbone {name!r} has no ImageNet weights; use pretrained=False, or weights_path=... for a local file"
-        )
 
 
 def _torchvision_resnet(arch: str, in_channels: int, pretrained: bool, weights_path: str | None) -> Backbone:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -18,6 +19,21 @@ def check_positive_int(value, what: str, maximum: int | None = None) -> int:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{what}={value} is beyond what this model supports; use at most {maximum}")
+    return int(value)
+
+
+def check_number(value, what: str, positive: bool = False) -> float:
+    """Return ``value`` as a float, or raise a ValueError unless it is a finite number >= 0 (> 0 with ``positive``)."""
+    valid = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0
+    if not valid or (positive and value == 0):
+        raise ValueError(f"{what} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return float(value)
+
+
+def check_integer(value, what: str) -> int:
+    """Return ``value`` as an int (any sign, e.g. a seed), or raise a ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be an integer, got {value!r}")
     return int(value)
 
 

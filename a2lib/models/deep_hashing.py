@@ -7,15 +7,13 @@ head details. They learn no database codes: ``asymmetric = False`` makes ``a2lib
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from ..losses import csq_loss, dpsh_loss, hashnet_loss, orthocos_loss
-from .base import HashOutput, check_positive_int
+from .base import HashOutput, check_integer, check_number, check_positive_int
 from .baseline import BaselineConfig, BaselineHash
 
 DPSH_LAMBDA, DPSH_CIFAR_TRAIN = 10.0, 5000
@@ -27,26 +25,13 @@ BERNOULLI_DRAWS = 20
 """Candidate sets of random ±1 centres drawn when no Hadamard matrix fits; the most separated one is kept."""
 
 
-def _check_nonnegative(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or math.isinf(value):
-        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_positive(value, what: str) -> float:
-    if _check_nonnegative(value, what) == 0:
-        raise ValueError(f"{what} must be positive, got {value!r}")
-    return float(value)
-
-
 def _check_num_classes(config, model: str) -> None:
     if config.num_classes is None:
         raise ValueError(f"model {model!r} needs the option num_classes (the number of classes of the training "
                          f"labels): build({model!r}, bits, num_classes=C) or "
                          f"TrainConfig(model={model!r}, model_options={{'num_classes': C}})")
     check_positive_int(config.num_classes, "num_classes")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {config.seed!r}")
+    check_integer(config.seed, "seed")
     check_positive_int(config.draws, "draws")
 
 
@@ -115,7 +100,7 @@ class DPSHConfig(BaselineConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_nonnegative(self.eta, "eta")
+        check_number(self.eta, "eta")
 
 
 class DPSH(BaselineHash):
@@ -145,10 +130,10 @@ class HashNetConfig(BaselineConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.alpha is not None:
-            _check_positive(self.alpha, "alpha")
-        _check_positive(self.init_scale, "init_scale")
-        _check_nonnegative(self.gamma, "gamma")
-        _check_nonnegative(self.power, "power")
+            check_number(self.alpha, "alpha", positive=True)
+        check_number(self.init_scale, "init_scale", positive=True)
+        check_number(self.gamma, "gamma")
+        check_number(self.power, "power")
 
 
 class HashNet(BaselineHash):
@@ -198,7 +183,7 @@ class CSQConfig(BaselineConfig):
     def __post_init__(self):
         super().__post_init__()
         _check_num_classes(self, "csq")
-        _check_nonnegative(self.lambda_q, "lambda_q")
+        check_number(self.lambda_q, "lambda_q")
 
 
 class CSQ(BaselineHash):
@@ -244,8 +229,8 @@ class OrthoCosConfig(BaselineConfig):
     def __post_init__(self):
         super().__post_init__()
         _check_num_classes(self, "orthocos")
-        _check_positive(self.scale, "scale")
-        _check_nonnegative(self.margin, "margin")
+        check_number(self.scale, "scale", positive=True)
+        check_number(self.margin, "margin")
 
 
 class OrthoCos(BaselineHash):
