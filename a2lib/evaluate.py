@@ -2,8 +2,9 @@
 
 Conventions shared by every function here:
 
-* Codes are ``(n, k)`` tensors or arrays; they are binarised as ``+1 if x >= 0 else -1`` (tanh outputs and learned
-  ``B`` alike), and the Hamming distance is ``(k - <q, d>) / 2``.
+* Codes are ``(n, k)`` tensors or arrays; they are binarised by ``a2lib.inference.binary``, ``+1 if x >= 0 else -1``
+  (tanh outputs and learned ``B`` alike), which refuses {0, 1} bit matrices (convert with ``2 * bits - 1``), booleans
+  and NaN codes; the Hamming distance is ``(k - <q, d>) / 2``.
 * Labels are class indices ``(n,)`` or multi-hot ``(n, C)``; a database item is *relevant* to a query when they share a
   label. Queries with no relevant item in the whole database are **skipped** (as the public code skips them) and left
   out of every mean; ``queries_without_relevant`` counts them. (The public code then divides by *all* queries, which
@@ -47,6 +48,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .inference import binary
 from .similarity import shares_label
 
 TIES = ("average", "legacy")
@@ -67,16 +69,13 @@ def _to_tensor(x, name: str) -> torch.Tensor:
         raise ValueError(f"{name} must be a tensor or array, got {type(x).__name__}") from error
 
 
-def binarize(codes, name: str = "codes") -> torch.Tensor:
-    """Codes as a float32 ``(n, k)`` tensor of +-1 (``x >= 0 -> +1``); real tanh outputs and learned ``B`` alike."""
-    codes = _to_tensor(codes, name)
-    if codes.dtype == torch.bool:
-        raise ValueError(f"{name} is boolean; pass +-1 codes (for {{0,1}} bits use 2 * bits - 1)")
-    if codes.dim() != 2:
-        raise ValueError(f"{name} must be a 2-D (n, bits) array, got shape {tuple(codes.shape)}")
-    if codes.is_floating_point() and not torch.isfinite(codes).all():
-        raise ValueError(f"{name} contains NaN or infinite values; check the model outputs that produced them")
-    return torch.where(codes >= 0, 1.0, -1.0).float()
+def _codes(codes, name: str) -> torch.Tensor:
+    """``codes`` as float32 ``(n, k)`` +-1 through ``a2lib.inference.binary`` (which refuses {0, 1}, boolean and NaN
+    codes), after checking the shape."""
+    signs = binary(codes, name)
+    if signs.dim() != 2:
+        raise ValueError(f"{name} must be a 2-D (n, bits) array, got shape {tuple(signs.shape)}")
+    return signs
 
 
 def _labels(labels, n: int, name: str) -> torch.Tensor:
@@ -89,8 +88,8 @@ def _labels(labels, n: int, name: str) -> torch.Tensor:
 
 
 def _check_pair(query_codes, db_codes, query_labels, db_labels, label_name: str = "labels"):
-    q = binarize(query_codes, "query_codes")
-    d = binarize(db_codes, "db_codes")
+    q = _codes(query_codes, "query_codes")
+    d = _codes(db_codes, "db_codes")
     if d.shape[0] == 0:
         raise ValueError("the database is empty (db_codes has 0 rows); pass at least one database code")
     if q.shape[1] != d.shape[1]:
@@ -119,7 +118,7 @@ relevance = shares_label
 
 def hamming_distance(query_codes, db_codes) -> torch.Tensor:
     """``(n, N)`` int32 Hamming distances between binarised codes (exact: float32 inner products of +-1)."""
-    q, d = binarize(query_codes, "query_codes"), binarize(db_codes, "db_codes")
+    q, d = _codes(query_codes, "query_codes"), _codes(db_codes, "db_codes")
     return _distances(q, d)
 
 
@@ -480,7 +479,7 @@ def bit_attribute_correspondence(codes, attributes, attribute_names: Sequence[st
     if attribute_names is not None and len(attribute_names) != a.shape[1]:
         raise ValueError(f"{len(attribute_names)} attribute names given for {a.shape[1]} attributes")
     n = x.shape[0]
-    bit = (x >= 0).double()
+    bit = (binary(x, "codes") > 0).double()
     p_bit, p_att = bit.mean(0)[:, None], a.mean(0)[None, :]
     p11 = bit.T @ a / n
     p10 = p_bit - p11

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .evaluate import BitAttributeCorrespondence, bit_attribute_correspondence
+from .inference import binary, evaluating, model_device
 
 CAM_BATCH = 32
 """Images per Grad-CAM pass (memory grows with it; the result does not depend on it)."""
@@ -82,21 +83,18 @@ def grad_cam(
     """
     from pytorch_grad_cam import GradCAM
 
-    was_training = model.training
-    model.eval()
     wrapped = PreCodes(model)
-    with torch.no_grad():
-        codes = wrapped(images)
-    if bit is not None:
-        targets = [BitTarget(bit, 1.0 if c[bit] >= 0 else -1.0) for c in codes]
-    elif reference is not None:
-        targets = [CodeTarget(reference) for _ in codes]
-    else:
-        targets = [CodeTarget(torch.where(c >= 0, 1.0, -1.0)) for c in codes]
-    with GradCAM(model=wrapped, target_layers=[layer or cam_layer(model)]) as cam:
-        maps = cam(input_tensor=images, targets=targets)
-    model.train(was_training)
-    return maps
+    with evaluating(model):
+        with torch.no_grad():
+            signs = binary(wrapped(images), "pre-sign codes")
+        if bit is not None:
+            targets = [BitTarget(bit, float(s[bit])) for s in signs]
+        elif reference is not None:
+            targets = [CodeTarget(reference) for _ in signs]
+        else:
+            targets = [CodeTarget(s) for s in signs]
+        with GradCAM(model=wrapped, target_layers=[layer or cam_layer(model)]) as cam:
+            return cam(input_tensor=images, targets=targets)
 
 
 def activation_share(maps: np.ndarray | Tensor, masks: np.ndarray | Tensor) -> np.ndarray:
@@ -124,11 +122,8 @@ def mean_with_ci(values: Sequence[float], z: float = 1.96) -> tuple[float, float
 
 def attention_maps(model: nn.Module, images: Tensor, size: tuple[int, int] | None = None) -> Tensor:
     """The model's own attention maps (n, M, H, W), upsampled to ``size`` (the input size by default)."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with evaluating(model), torch.no_grad():
         attention = model(images).attention
-    model.train(was_training)
     if attention is None:
         raise ValueError(f"{type(model).__name__} has no attention maps (attention is off or not part of it)")
     size = size or tuple(images.shape[-2:])
@@ -167,9 +162,7 @@ def _batches(images, indices, batch_size: int):
 
 
 def _device_of(model: nn.Module, device) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    return next((p.device for p in model.parameters()), torch.device("cpu"))
+    return torch.device(device) if device is not None else model_device(model)
 
 
 def encode_pre_codes(model: nn.Module, images, batch_size: int = ENCODE_BATCH, device=None,
@@ -179,14 +172,9 @@ def encode_pre_codes(model: nn.Module, images, batch_size: int = ENCODE_BATCH, d
     The galleries of Figure 8 rank images by u_b; tanh(u) is the code and sgn(u) the binary code.
     """
     device = _device_of(model, device)
-    was_training = model.training
-    model.eval()
     wrapped = PreCodes(model)
-    try:
-        with torch.no_grad():
-            out = [wrapped(batch.to(device)).float().cpu() for batch in _batches(images, indices, batch_size)]
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        out = [wrapped(batch.to(device)).float().cpu() for batch in _batches(images, indices, batch_size)]
     return torch.cat(out) if out else torch.zeros(0, getattr(model, "bits", 0))
 
 
@@ -269,8 +257,7 @@ def correspondence_summary(codes, attributes, permutations: int = 20, seed: int 
 
 def nearest(query_code: Tensor, codes: Tensor, count: int, exclude: int | None = None) -> np.ndarray:
     """Indices of the ``count`` codes nearest to ``query_code`` in Hamming distance (sign bits), stable on ties."""
-    query = torch.as_tensor(query_code) >= 0
-    distance = ((torch.as_tensor(codes) >= 0) != query).sum(dim=1).double()
+    distance = (binary(codes, "codes") != binary(query_code, "query_code")).sum(dim=1).double()
     if exclude is not None:
         distance[exclude] = float("inf")
     return np.argsort(distance.numpy(), kind="stable")[:count]
@@ -278,12 +265,8 @@ def nearest(query_code: Tensor, codes: Tensor, count: int, exclude: int | None =
 
 def has_attention(model: nn.Module, images: Tensor) -> bool:
     """Whether the model returns attention maps for these images (A²-Net, A²-Net++, ExchNet with attention on)."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        attention = model(images[:1]).attention
-    model.train(was_training)
-    return attention is not None
+    with evaluating(model), torch.no_grad():
+        return model(images[:1]).attention is not None
 
 
 def object_shares(model: nn.Module, images: Tensor, masks, device=None,
@@ -303,9 +286,9 @@ def similarity_to_query(model: nn.Module, images: Tensor, query: int, count: int
     """
     device = _device_of(model, device)
     codes = encode_pre_codes(model, images, device=device)
-    reference = torch.where(codes[query] >= 0, 1.0, -1.0)
+    reference = binary(codes[query], "query code")
     indices = nearest(codes[query], codes, count, exclude=query)
-    distances = ((codes[indices] >= 0) != (reference > 0)).sum(dim=1).numpy()
+    distances = (binary(codes[indices], "neighbour codes") != reference).sum(dim=1).numpy()
     maps = np.concatenate([grad_cam(model, images[query:query + 1].to(device)),
                            grad_cam(model, images[torch.as_tensor(indices)].to(device), reference=reference)])
     return indices, distances, maps

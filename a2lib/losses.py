@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .inference import binary
 from .similarity import shares_label
 
 BETA_NUMERATOR = 12.0
@@ -193,7 +194,8 @@ def _in_batch_pairs(codes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tens
 def dpsh_loss(codes: Tensor, labels: Tensor, eta: float, memory: Tensor | None = None,
               memory_labels: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """DPSH (Li, Wang & Kang, IJCAI 2016): mean over pairs of log(1 + e^θ) - s θ, θ = u_i^T u_j / 2, plus
-    eta · mean_i ||u_i - sgn(u_i)||^2 (per-item squared distance). Terms "likelihood", "quantization".
+    eta · mean_i ||u_i - sgn(u_i)||^2 (per-item squared distance; sgn is ``a2lib.inference.binary``, 0 -> +1).
+    Terms "likelihood", "quantization".
 
     Pairs: the batch against ``memory`` (N, k), the latest outputs of every training item (the U matrix of the
     authors' code, zero rows for items not seen yet), with ``memory_labels``; without a memory, in-batch pairs i != j.
@@ -212,7 +214,7 @@ def dpsh_loss(codes: Tensor, labels: Tensor, eta: float, memory: Tensor | None =
         theta = codes @ memory.to(codes.dtype).t() / 2
         s = shares_label(labels, memory_labels).to(codes.dtype)
         likelihood = (F.softplus(theta) - s * theta).mean()
-    quantization = (codes - torch.sign(codes).detach()).pow(2).sum(1).mean()
+    quantization = (codes - binary(codes.detach(), "DPSH codes").to(codes)).pow(2).sum(1).mean()
     terms = {"likelihood": likelihood, "quantization": eta * quantization}
     return sum(terms.values()), terms
 

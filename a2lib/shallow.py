@@ -2,8 +2,8 @@
 
 The paper's tables run ITQ and SDH on features of the same backbone as the deep methods; ``extract_features`` gives
 the pooled backbone features (``HashOutput.features``) of any ``HashModel``. Both estimators follow scikit-learn's
-shape: ``fit(features, labels=None) -> self`` and ``encode(features) -> (n, k) ±1 float tensor`` (``x >= 0 -> +1``,
-as ``a2lib.evaluate`` binarises); ``build(name, bits, **options)`` constructs one by name. Work is in float64.
+shape: ``fit(features, labels=None) -> self`` and ``encode(features) -> (n, k) ±1 float tensor`` (``x >= 0 -> +1``:
+``a2lib.inference.binary``, as everywhere); ``build(name, bits, **options)`` constructs one by name. Work is in float64.
 """
 from __future__ import annotations
 
@@ -14,12 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from .inference import binary, map_dataset
 from .models.base import check_integer, check_number, check_positive_int
-from .train import map_dataset
-
-
-def _signs(x: Tensor) -> Tensor:
-    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
 def _features(features, what: str = "features", min_rows: int = 1) -> Tensor:
@@ -96,7 +92,7 @@ class ITQ(_Estimator):
         self.error_history_ = []
         for _ in range(self.n_iter):
             projected = v @ rotation
-            b = _signs(projected)
+            b = binary(projected, "ITQ projections").to(projected.dtype)
             self.error_history_.append(float((b - projected).pow(2).sum()))
             u, _, vh = torch.linalg.svd(v.t() @ b)
             rotation = u @ vh
@@ -113,7 +109,7 @@ class ITQ(_Estimator):
 
     def encode(self, features) -> Tensor:
         """(n, bits) float32 ±1 codes sgn((x - mean) W R)."""
-        return _signs(self.transform(features)).float()
+        return binary(self.transform(features), "ITQ projections")
 
 
 @dataclass(eq=False)
@@ -215,7 +211,7 @@ class SDH(_Estimator):
             raise ValueError("all training features are identical, so the RBF width is 0; pass sigma= or vary them")
         self.feature_dim_ = d
         phi = self._kernel(x)
-        codes = _signs(torch.randn(n, self.bits, generator=generator, dtype=torch.float64))
+        codes = binary(torch.randn(n, self.bits, generator=generator, dtype=torch.float64)).double()
         classifier = self._g_step(codes, targets)
         projection = self._f_step(phi, codes)
         self.objective_history_ = [self.objective(phi, targets, codes, classifier, projection)]
@@ -229,7 +225,7 @@ class SDH(_Estimator):
 
     def encode(self, features) -> Tensor:
         """(n, bits) float32 ±1 codes sgn(φ(x) P)."""
-        return _signs(self.kernel(features) @ self.projection_).float()
+        return binary(self.kernel(features) @ self.projection_, "SDH projections")
 
 
 def _targets(labels, n: int) -> Tensor:

@@ -1,10 +1,11 @@
 """Content-addressed cache: trains once, loads after, never returns another config's entry, resumes a killed run."""
+import hashlib
 import json
 
 import pytest
 import torch
 
-from a2lib import cache
+from a2lib.train import cache
 from a2lib.train import TrainConfig, train
 from test_train import TinyHash, TinySet, tiny_config
 
@@ -51,6 +52,31 @@ def test_key_covers_every_result_field_but_not_the_device():
     weights = tiny_config().loss_weights
     weights.eta = 0.5
     assert cache.config_key(tiny_config(loss_weights=weights)) != cache.config_key(base)
+
+
+TINY_CANONICAL_JSON = (
+    '{"config":{"backbone":"none","batch_size":8,"bits":6,"dataset":"tiny","dataset_options":{},"db_codes":"learned",'
+    '"dcc_sweeps":1,"eval_batch_size":64,"eval_every":1,"inner_epochs":2,"loss_weights":{"adsh_gamma":200.0,'
+    '"alignment":1.0,"alpha":null,"beta":null,"diversity":1.0,"eta":0.1,"gamma":null,"lambda_":1.0},"lr":0.05,'
+    '"lr_decay_at":2,"lr_decay_factor":0.1,"model":"tiny","model_options":{},"momentum":0.9,"n_samples":24,'
+    '"optimizer":"sgd","outer_iterations":3,"seed":3,"similarity_reweight":true,"val_fraction":0.2,'
+    '"weight_decay":0.0001},"format":3}'
+)
+"""tiny_config()'s canonical JSON written out by hand: sorted keys, no spaces, every result-defining field, format 3."""
+
+
+def test_key_is_the_sha256_of_the_canonical_json_so_existing_entries_stay_valid():
+    config = tiny_config(device="cuda", num_workers=4)
+    assert cache.config_key(config) == hashlib.sha256(TINY_CANONICAL_JSON.encode()).hexdigest()
+    assert cache.config_key(config) == "e3668c9cadb1e3c07726fb9a19143727eec68f51ec8d45b2b1c54b0fba843019"  # pre-split
+    assert cache.entry_dir(config, "/c").name == cache.config_key(config)[: cache.KEY_LENGTH]
+
+
+def test_default_cache_dir_is_the_user_cache_never_the_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv("A2LIB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert cache.entry_dir(tiny_config()).parent == tmp_path / "xdg" / "a2lib" / "models"
 
 
 def test_other_config_is_trained_not_returned(tmp_path, stand_ins):

@@ -1,84 +1,26 @@
-"""Tests of a2lib.comparison (notebook 02's study helpers) and the ``classes`` option of ``a2lib.data.load``."""
+"""Tests of a2lib.studies.comparison (the evaluation protocol of notebooks 02-05) and the ``classes`` option of
+``a2lib.data.load``."""
 import numpy as np
 import pytest
 import torch
 
-from a2lib import comparison as cmp
-from a2lib.cache import config_key
 from a2lib.data import ArrayDataset, load
 from a2lib.data import _keep_classes
-from a2lib.evaluate import mean_average_precision, precision_at_k
-from a2lib.train import TrainConfig, binary, encode_dataset, load_or_train
+from a2lib.evaluate import mean_average_precision, ndcg_at_k, precision_at_k
+from a2lib.studies import Study, paper
+from a2lib.studies import comparison as cmp
+from a2lib.train import binary, config_key, encode_dataset, load_or_train
 
-SHARED = dict(dataset="synth-birds", dataset_options={"n_train": 120, "n_test": 60, "size": 32}, backbone="small",
+STUDY = Study(dataset="synth-birds", dataset_options={"n_train": 120, "n_test": 60}, backbone="small",
               model_options={"a2net": {"num_maps": 4}, "a2net++": {"num_maps": 4, "code_dim": 32}},
               train_options={"outer_iterations": 1, "n_samples": 48, "inner_epochs": 1, "batch_size": 16,
                              "lr": 0.01, "eval_every": 1, "val_fraction": 0.1}, seed=0, device="cpu")
 
 
-def test_paper_numbers_spot_checked_against_the_text():
-    assert cmp.paper_map("cub200", 12, "a2net++") == 37.83
-    assert cmp.paper_map("aircraft", 48, "baseline") == 50.65
-    assert cmp.paper_map("vegfru", 24, "exchnet") == 35.93
-    assert cmp.paper_map("food101", 32, "a2net") == 74.27
-    assert cmp.paper_map("aircraft", 48, "exchnet", table="table4") == 56.01
-    assert cmp.paper_map("food101", 12, "a2net++", table="table4") == 27.98
-    assert cmp.paper_ablation("vegfru", 48)["+ image reconstruction (g' only)"] == 74.68
-    assert cmp.paper_ablation("aircraft", 12)["+ image reconstruction (both)"] == 52.06
-    assert cmp.paper_map("synth-birds", 12, "a2net") is None
-    assert cmp.paper_map("nabirds", 12, "a2net", table="table4") is None
-    assert cmp.paper_ablation("synth-birds", 12) is None
-
-
-def test_paper_tables_agree_with_each_other():
-    """Table 7's vanilla column is Table 2's ADSH, its last two columns Table 2's A²-Net++ and A²-Net; the one
-    exception is in the paper itself: NABirds 12 bits reads 2.34 in Table 7 (Table 2's HashNet) but 2.53 for ADSH."""
-    for dataset in cmp.PAPER_DATASETS:
-        for bits in cmp.PAPER_BITS:
-            row = cmp.paper_ablation(dataset, bits)
-            if (dataset, bits) == ("nabirds", 12):
-                assert (row["vanilla backbone"], cmp.paper_map(dataset, bits, "baseline")) == (2.34, 2.53)
-            else:
-                assert row["vanilla backbone"] == cmp.paper_map(dataset, bits, "baseline")
-            assert row["+ feature decorrelation (= A²-Net++)"] == cmp.paper_map(dataset, bits, "a2net++")
-            assert row["A²-Net"] == cmp.paper_map(dataset, bits, "a2net")
-            assert len(cmp.TABLE2[dataset][bits]) == len(cmp.TABLE2_COLUMNS)
-    for dataset in cmp.TABLE4:
-        assert all(len(row) == len(cmp.TABLE4_COLUMNS) for row in cmp.TABLE4[dataset].values())
-
-
-def test_paper_map_rejects_unknown_names():
-    with pytest.raises(ValueError, match="unknown method"):
-        cmp.paper_map("cub200", 12, "adsh")
-    with pytest.raises(ValueError, match="unknown table"):
-        cmp.paper_map("cub200", 12, "a2net", table="table9")
-
-
-def test_with_paper_adds_percent_and_difference():
-    rows = cmp.with_paper([{"dataset": "cub200", "bits": 12, "method": "a2net", "map": 0.3},
-                           {"dataset": "synth-birds", "bits": 12, "method": "a2net", "map": 0.5}])
-    assert rows[0]["ours %"] == pytest.approx(30.0)
-    assert rows[0]["paper %"] == 33.83
-    assert rows[0]["difference"] == pytest.approx(30.0 - 33.83)
-    assert rows[1]["paper %"] is None and rows[1]["difference"] is None
-
-
-def test_method_config_is_stable_and_eta_default_is_the_paper_value():
-    a = cmp.method_config("a2net++", 12, **SHARED)
-    b = cmp.method_config("a2net++", 12, **SHARED)
-    assert config_key(a) == config_key(b)
-    assert config_key(cmp.method_config("a2net++", 12, eta=0.1, **SHARED)) == config_key(a)
-    assert config_key(cmp.method_config("a2net++", 12, eta=0.4, **SHARED)) != config_key(a)
-    assert a.model_options == {"num_maps": 4, "code_dim": 32}
-    assert a.outer_iterations == 1 and a.bits == 12 and a.model == "a2net++"
-    with pytest.raises(ValueError, match="model_options must map"):
-        cmp.method_config("a2net", 12, **{**SHARED, "model_options": {"num_maps": 4}})
-
-
 def test_ablation_reuses_the_table2_configs_and_switches_one_component_at_a_time():
-    configs = cmp.ablation_configs(12, **SHARED)
+    configs = cmp.ablation_configs(STUDY, 12)
     assert list(configs) == [step.name for step in cmp.ABLATION_STEPS]
-    key = lambda method: config_key(cmp.method_config(method, 12, **SHARED))
+    key = lambda method: config_key(STUDY.config(method, 12))
     assert config_key(configs["vanilla backbone"]) == key("baseline")
     assert config_key(configs["+ feature decorrelation (= A²-Net++)"]) == key("a2net++")
     assert config_key(configs["A²-Net"]) == key("a2net")
@@ -91,6 +33,10 @@ def test_ablation_reuses_the_table2_configs_and_switches_one_component_at_a_time
     assert configs["+ image reconstruction (both)"].model_options == {"num_maps": 4, "code_dim": 32,
                                                                      "decorrelation": False}
     assert len({config_key(c) for c in configs.values()}) == len(configs)
+
+
+def test_ablation_steps_are_table7s_columns():
+    assert tuple(step.name for step in cmp.ABLATION_STEPS) == paper.TABLE7_COLUMNS
 
 
 def test_top_k_retrievals_match_a_brute_force_ranking():
@@ -145,14 +91,14 @@ def test_keep_classes_multi_label_needs_every_label_inside():
 
 def test_zero_shot_trains_on_seen_and_evaluates_on_unseen(tmp_path, monkeypatch):
     monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))
-    seen, unseen = cmp.zero_shot_classes(SHARED["dataset"], SHARED["dataset_options"], 0.25, seed=0)
+    seen, unseen = cmp.zero_shot_classes(STUDY, 0.25)
     assert len(unseen) == 15 and sorted(seen + unseen) == list(range(60))
-    config = cmp.zero_shot_config("baseline", 8, seen, **SHARED)
+    config = cmp.zero_shot_config(STUDY, "baseline", 8, seen)
     result = load_or_train(config, cache_dir=tmp_path / "cache", verbose=False)
     assert set(result.db_labels.tolist()) <= set(seen)
     scores = cmp.zero_shot_evaluate(result, unseen, k=5)
-    train_set = load("synth-birds", "train", **SHARED["dataset_options"])
-    test_set = load("synth-birds", "test", **SHARED["dataset_options"])
+    train_set = load("synth-birds", "train", **STUDY.dataset_options)
+    test_set = load("synth-birds", "test", **STUDY.dataset_options)
     db_idx = [i for i in range(len(train_set)) if int(train_set.labels[i]) in unseen]
     q_idx = [i for i in range(len(test_set)) if int(test_set.labels[i]) in unseen]
     db = binary(encode_dataset(result.model, train_set, indices=torch.tensor(db_idx)))
@@ -173,39 +119,36 @@ def test_zero_shot_trains_on_seen_and_evaluates_on_unseen(tmp_path, monkeypatch)
     assert all(torch.equal(a, b) for a, b in zip(rows["retrieved"][1], expected))
 
 
-def test_shallow_methods_hash_the_reference_networks_features_over_its_database(tmp_path, monkeypatch):
-    from a2lib import shallow
-
-    monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))
+def test_ndcg_rows_rank_each_results_learned_codes(tmp_path, monkeypatch):
     monkeypatch.setenv("A2LIB_CACHE", str(tmp_path / "cache"))
-    train_set = load("synth-birds", "train", **SHARED["dataset_options"])
-    test_set = load("synth-birds", "test", **SHARED["dataset_options"])
-    reference = load_or_train(cmp.method_config("baseline", 8, **SHARED), verbose=False)
-    db = torch.utils.data.Subset(train_set, reference.db_indices.tolist())
-    features = shallow.extract_features(reference.model, db)
-    for method in cmp.SHALLOW_METHODS:
-        result = cmp.load_method(method, 8, train_set, "trained", **SHARED)
-        expected = shallow.build(method, 8, seed=0).fit(features, reference.db_labels)
-        assert torch.equal(result.db_codes, expected.encode(features))
-        assert torch.equal(result.db_indices, reference.db_indices) and result.config.model == method
-        queries = binary(encode_dataset(result.model, test_set))
-        assert torch.equal(queries, expected.encode(shallow.extract_features(reference.model, test_set)))
-        scores = cmp.evaluate_retrieval(result, test_set)
-        assert scores["map"] == pytest.approx(mean_average_precision(queries, result.db_codes, test_set.labels,
-                                                                     reference.db_labels))
-    pretrained = cmp.load_method("itq", 8, train_set, "pretrained", **SHARED)
-    assert pretrained.model.feature_model is not reference.model
-    assert not torch.equal(pretrained.db_codes, cmp.load_method("itq", 8, train_set, "trained", **SHARED).db_codes)
-    with pytest.raises(ValueError, match="features must be one of"):
-        cmp.fit_shallow("itq", 8, reference, train_set, features="imagenet")
-    with pytest.raises(ValueError, match="unknown shallow method"):
-        cmp.fit_shallow("dpsh", 8, reference, train_set)
+    result = STUDY.train("baseline", 8)
+    train_set, test_set = STUDY.load("train"), STUDY.load("test")
+    queries = torch.arange(20)
+    rows = cmp.ndcg_rows({("baseline", 8): result}, train_set, test_set, queries, [5, 10])
+    codes = binary(encode_dataset(result.model, test_set, indices=queries))
+    expected = [ndcg_at_k(codes, result.db_codes, test_set.attributes[queries],
+                          train_set.attributes[result.db_indices], k) for k in (5, 10)]
+    assert [(r["method"], r["bits"], r["k"]) for r in rows] == [("baseline", 8, 5), ("baseline", 8, 10)]
+    assert [r["NDCG"] for r in rows] == pytest.approx(expected)
 
 
-def test_class_aware_methods_get_num_classes_from_the_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))
-    assert cmp.method_config("csq", 12, **SHARED).model_options == {"num_classes": 60}
-    assert cmp.method_config("orthocos", 12, options={"num_classes": 7}, **SHARED).model_options == {"num_classes": 7}
-    assert "num_classes" not in cmp.method_config("dpsh", 12, **SHARED).model_options
-    assert list(cmp.PAPER_METHODS)[:5] == ["itq", "sdh", "dpsh", "hashnet", "baseline"]
-    assert cmp.paper_map("cub200", 48, "sdh") == 22.23 and cmp.paper_map("cub200", 48, "csq") is None
+def test_ndcg_references_class_oracle_is_perfect_when_attributes_follow_the_class():
+    """Attributes identical within a class: every same-class item matches all query attributes, and the class
+    oracle ranks exactly those first (distance 0), so its NDCG@k is 1 while k <= the items per class."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    class_attributes = rng.integers(0, 2, size=(4, 12)).astype(np.float32)
+    class_attributes[:, 0] = 1  # every class has at least one attribute
+    labels = np.repeat(np.arange(4), 6)
+    train = SimpleNamespace(num_classes=4, labels=torch.as_tensor(labels),
+                            attributes=torch.as_tensor(class_attributes[labels]))
+    test = SimpleNamespace(labels=torch.as_tensor(labels[::3]), attributes=torch.as_tensor(class_attributes[labels[::3]]))
+    queries, db_indices = torch.arange(len(test.labels)), torch.arange(len(labels))
+    rows = cmp.ndcg_references(train, test, queries, db_indices, [3, 6], random_bits=16, oracle_bits=64, seed=0)
+    oracle = {r["k"]: r["NDCG"] for r in rows if r["method"] == "class oracle"}
+    assert oracle == pytest.approx({3: 1.0, 6: 1.0})
+    random = [r["NDCG"] for r in rows if r["method"] == "random codes"]
+    assert all(0 < value < 1 for value in random) and {r["bits"] for r in rows} == {cmp.REFERENCE_BITS}
+    assert rows == cmp.ndcg_references(train, test, queries, db_indices, [3, 6], 16, 64, seed=0)
+    assert rows != cmp.ndcg_references(train, test, queries, db_indices, [3, 6], 16, 64, seed=1)

@@ -1,9 +1,10 @@
-"""Dominoes composition, embedded-set determinism and caching, ArrayDataset, zero-shot split, transforms, load()."""
+"""Dominoes composition, embedded-set determinism and caching (default folder, concurrent writers, damaged files),
+ArrayDataset, zero-shot split, transforms, load()."""
 import numpy as np
 import pytest
 import torch
 
-from a2lib.data import (ArrayDataset, DATASETS, dominoes, for_profile, load, zero_shot_split)
+from a2lib.data import ArrayDataset, DATASETS, dominoes, for_profile, load, zero_shot_split
 from a2lib.data.synth_dominoes import DigitParams, TextureParams, render_digits, render_textures
 
 K = 4
@@ -233,8 +234,114 @@ def test_mnist_cifar_from_local_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tvd, "MNIST", FakeMNIST)
     monkeypatch.setattr(tvd, "CIFAR10", FakeCIFAR)
-    d = load("mnist-cifar", "test", root=tmp_path, download=False)
+    with pytest.warns(UserWarning, match="built 20 items.*30 simple, 20 complex"):
+        d = load("mnist-cifar", "test", root=tmp_path, download=False)
     assert len(d) == 20 and d[0][0].shape == (3, 64, 32)
     top = d.images_uint8[:, :, :32]
     assert (top[:, :, :2] == 0).all() and (top[:, :, 2:30, 2:30] == 255).all()  # padded 28 -> 32
     assert (d.images_uint8[:, :, 32:] == 7).all()
+
+
+def test_embedded_sets_default_to_the_data_root_never_the_cwd(tmp_path, monkeypatch):
+    """Issue 18 point 1: without ``root`` the embedded sets live under ``a2lib.folders.data_root()``."""
+    from a2lib.data import synth_dominoes
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("A2LIB_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    load("synth-dominoes", "train", **SMALL)
+    monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "env"))
+    synth_dominoes("test", **SMALL)
+    assert len(list((tmp_path / "xdg" / "a2lib" / "data" / "synth-dominoes").glob("*.pt"))) == 1
+    assert len(list((tmp_path / "env" / "synth-dominoes").glob("*.pt"))) == 1
+    assert not (tmp_path / "data").exists()
+
+
+TINY_DOMINOES = dict(n_train=20, n_test=20)
+TINY_BIRDS = dict(n_train=8, size=16)
+SLOW_SAVE_S = 1.0
+
+
+def _generate_at_once(root, barrier, results):
+    """One of several processes generating the same embedded data into ``root`` at the same moment. ``torch.save``
+    is slowed so the writes of all processes overlap (the window in which fixed temporary names collided)."""
+    import hashlib
+    import time
+
+    save = torch.save
+
+    def slow_save(*args, **kwargs):
+        save(*args, **kwargs)
+        time.sleep(SLOW_SAVE_S)
+
+    torch.save = slow_save
+    barrier.wait()
+    dominoes_set = load("synth-dominoes", "train", root=root, **TINY_DOMINOES)
+    birds = load("synth-birds", "train", root=root, **TINY_BIRDS)
+    digest = hashlib.sha256(dominoes_set.images_uint8.numpy().tobytes() + birds.images_uint8.numpy().tobytes())
+    results.put(digest.hexdigest())
+
+
+def test_three_processes_generating_the_same_data_at_once_all_succeed(tmp_path):
+    """Issue 18 point 7: unique temporary names and atomic renames let concurrent writers share one data folder."""
+    import hashlib
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(3), context.Queue()
+    workers = [context.Process(target=_generate_at_once, args=(str(tmp_path / "shared"), barrier, results))
+               for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    digests = {results.get(timeout=10) for _ in workers}
+    alone_dominoes = load("synth-dominoes", "train", root=tmp_path / "alone", **TINY_DOMINOES)
+    alone_birds = load("synth-birds", "train", root=tmp_path / "alone", **TINY_BIRDS)
+    alone = hashlib.sha256(alone_dominoes.images_uint8.numpy().tobytes() + alone_birds.images_uint8.numpy().tobytes())
+    assert digests == {alone.hexdigest()}
+    shared_dominoes = load("synth-dominoes", "train", root=tmp_path / "shared", **TINY_DOMINOES)
+    assert torch.equal(shared_dominoes.images_uint8, alone_dominoes.images_uint8)
+    leftovers = sorted(p.name for p in (tmp_path / "shared").rglob("*") if p.is_file() and p.suffix != ".pt")
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not the expected entries"])
+def test_damaged_cache_file_is_moved_aside_and_regenerated(tmp_path, damage):
+    """Issue 18 point 6: a damaged cache file is named in a warning, moved aside and regenerated, not a raw error."""
+    import re
+    import warnings
+
+    first = load("synth-dominoes", "train", root=tmp_path, **SMALL)
+    (path,) = (tmp_path / "synth-dominoes").glob("*.pt")
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        torch.save({"simple": torch.zeros(1)}, path)
+    with pytest.warns(UserWarning, match=re.escape(str(path))):
+        again = load("synth-dominoes", "train", root=tmp_path, **SMALL)
+    assert torch.equal(first.images_uint8, again.images_uint8) and torch.equal(first.labels, again.labels)
+    assert len(list(path.parent.glob(f"{path.name}.corrupt-*"))) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cached = load("synth-dominoes", "train", root=tmp_path, **SMALL)
+    assert torch.equal(first.images_uint8, cached.images_uint8)
+
+
+@pytest.mark.parametrize("option,value", [("n_train", 0), ("n_test", -5), ("n_train", 2.5)])
+def test_synth_dominoes_sizes_must_be_positive(tmp_path, option, value):
+    with pytest.raises(ValueError, match=f"synth-dominoes {option} must be a positive integer"):
+        load("synth-dominoes", "train", root=tmp_path, **{**SMALL, option: value})
+
+
+def test_default_size_warns_how_many_items_and_why(sources):
+    """Issue 18 point 10: n=None builds K x (rarest class) items; it says so when source items are left unused."""
+    simple, complex_ = sources  # 5 and 7 images per class
+    with pytest.warns(UserWarning, match=r"built 20 items.*20 simple, 28 complex.*4 classes x 5.*simple source.*n="):
+        d = dominoes(simple, complex_, block_size=(BLOCK, BLOCK))
+    assert len(d) == 20
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dominoes(simple, _source(0), block_size=(BLOCK, BLOCK))  # both sources used in full: nothing to say
+        dominoes(simple, complex_, n=28, block_size=(BLOCK, BLOCK))

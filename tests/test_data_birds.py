@@ -93,3 +93,24 @@ def test_size_limits():
     with pytest.raises(ValueError, match="224"):
         generate_birds(4, 300, 0)
     assert generate_birds(2, 224, 0)["images"].shape == (2, 3, 224, 224)
+
+
+@pytest.mark.parametrize("option,value", [("n_train", 0), ("n_test", 0), ("n_train", -1), ("n_train", "10")])
+def test_sizes_must_be_positive_integers(tmp_path, option, value):
+    """Issue 18 point 10: n_train=0 was a KeyError from deep inside the generator."""
+    with pytest.raises(ValueError, match=f"synth-birds {option} must be a positive integer"):
+        load("synth-birds", "train", root=tmp_path, size=16, **{option: value})
+    with pytest.raises(ValueError, match="synth-birds n must be a positive integer"):
+        generate_birds(0, 16, 0)
+
+
+def test_truncated_cache_file_is_reported_moved_aside_and_regenerated(tmp_path):
+    """Issue 18 point 6, for the birds' cache."""
+    import re
+    first = load("synth-birds", "test", root=tmp_path, n_test=8, size=16)
+    (path,) = (tmp_path / "synth-birds").glob("*.pt")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(UserWarning, match=re.escape(str(path)) + ".*moved it to .*corrupt-"):
+        again = load("synth-birds", "test", root=tmp_path, n_test=8, size=16)
+    assert torch.equal(first.images_uint8, again.images_uint8) and torch.equal(first.masks, again.masks)
+    assert len(list(path.parent.glob(f"{path.name}.corrupt-*"))) == 1 and path.exists()

@@ -155,8 +155,8 @@ def test_food101_missing(tmp_path):
         load("food101", "train", root=tmp_path, download=False)
 
 
-def test_nabirds(tmp_path):
-    base = tmp_path / "nabirds" / "nabirds"
+def _nabirds(root: Path) -> Path:
+    base = root / "nabirds" / "nabirds"
     ids = [f"0000{i}-aaaa-bbbb" for i in range(5)]
     classes = {295: "Wood Duck (Breeding Male)", 817: "Bald Eagle (Adult, subadult)"}
     images, labels, split = [], [], []
@@ -171,6 +171,11 @@ def test_nabirds(tmp_path):
     _write(base / "image_class_labels.txt", labels)
     _write(base / "train_test_split.txt", split)
     _write(base / "classes.txt", ["0 Birds", *(f"{c} {n}" for c, n in classes.items())])
+    return base
+
+
+def test_nabirds(tmp_path):
+    _nabirds(tmp_path)
     train = load("nabirds", "train", root=tmp_path, profile="quick", size=SIZE)
     assert len(train) == 3 and train.labels.tolist() == [0, 1, 0]
     assert train.class_names == ["Wood Duck (Breeding Male)", "Bald Eagle (Adult, subadult)"]
@@ -239,3 +244,73 @@ def test_folder_missing(tmp_path):
     (tmp_path / "empty" / "cls").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no images"):
         load("folder", "train", root=tmp_path / "empty")
+
+
+def _set_line(path: Path, number: int, text: str):
+    """Replace line ``number`` (1-based) of a list file."""
+    lines = path.read_text().splitlines()
+    lines[number - 1] = text
+    path.write_text("\n".join(lines) + "\n")
+
+
+CUB_LIST_ERRORS = [
+    ("image_class_labels.txt", 3, "3 0", r"line 3 in .*image_class_labels.txt: class id 0 of image 3 .*1\.\.2.*fix"),
+    ("image_class_labels.txt", 3, "3 3", r"line 3 in .*image_class_labels.txt: class id 3 of image 3 .*1\.\.2.*fix"),
+    ("image_class_labels.txt", 3, "3 two", r"line 3 in .*image_class_labels.txt: class id 'two' is not an integer"),
+    ("train_test_split.txt", 2, "2 2", r"line 2 in .*train_test_split.txt: split flag '2' .* 1 \(training image\) or 0"),
+    ("train_test_split.txt", 2, "2 yes", r"line 2 in .*train_test_split.txt: split flag 'yes'"),
+    ("train_test_split.txt", 5, "2 1", r"line 5 in .*train_test_split.txt: id 2 is listed twice \(lines 2 and 5\)"),
+    ("images.txt", 6, "1 002.Laysan_Albatross/img_2.jpg", r"line 6 in .*images.txt: id 1 is listed twice"),
+    ("image_class_labels.txt", 4, "3 1", r"line 4 in .*image_class_labels.txt: id 3 is listed twice"),
+    ("classes.txt", 2, "3 002.Laysan_Albatross", r"line 2 in .*classes.txt: class id 3 is outside 1\.\.2"),
+    ("train_test_split.txt", 1, "one 1", r"line 1 in .*train_test_split.txt: image id 'one' is not an integer"),
+]
+
+
+@pytest.mark.parametrize("name,number,text,match", CUB_LIST_ERRORS)
+def test_cub200_list_values_that_would_give_wrong_data_name_file_line_and_fix(tmp_path, name, number, text, match):
+    """Issue 18 point 8: ids out of range, split flags other than 0/1, duplicate ids and non-integers are errors."""
+    base = _cub(tmp_path)
+    _set_line(base / name, number, text)
+    with pytest.raises(ValueError, match=match):
+        load("cub200", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize("name,number,text,match", [
+    ("image_class_labels.txt", 2, "00001-aaaa-bbbb 296",
+     r"line 2 in .*image_class_labels.txt: class id 296 of image 00001-aaaa-bbbb is not in .*classes.txt"),
+    ("train_test_split.txt", 4, "00003-aaaa-bbbb -1", r"line 4 in .*train_test_split.txt: split flag '-1'"),
+    ("images.txt", 5, "00000-aaaa-bbbb 0295/x.jpg", r"line 5 in .*images.txt: id 00000-aaaa-bbbb is listed twice"),
+])
+def test_nabirds_shares_the_list_checks(tmp_path, name, number, text, match):
+    base = _nabirds(tmp_path)
+    _set_line(base / name, number, text)
+    with pytest.raises(ValueError, match=match):
+        load("nabirds", "train", root=tmp_path)
+
+
+def _flat_folder(root: Path, counts: dict[str, int]) -> Path:
+    for cls, count in counts.items():
+        for i in range(count):
+            _jpeg(root / cls / f"{i}.png", 40 * i)
+    return root
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.2, 1.5, float("nan"), "0.2", True])
+def test_folder_test_fraction_must_be_between_0_and_1(tmp_path, fraction):
+    """Issue 18 point 10: test_fraction=0 or 1 silently left a split empty."""
+    root = _flat_folder(tmp_path / "flat", {"cat": 5, "dog": 5})
+    with pytest.raises(ValueError, match="test_fraction must be a number strictly between 0 and 1"):
+        load("folder", "train", root=root, test_fraction=fraction)
+
+
+@pytest.mark.parametrize("counts,fraction,bad,empty", [({"cat": 5, "dog": 1}, 0.2, "dog", "test"),
+                                                        ({"cat": 5, "dog": 2}, 0.2, "dog", "test"),
+                                                        ({"cat": 4, "dog": 5}, 0.9, "cat", "train")])
+def test_folder_split_keeps_every_class_on_both_sides_or_says_which_lacks_it(tmp_path, counts, fraction, bad, empty):
+    """round(n * test_fraction) must be 1..n-1 for every class (2 x 0.2 rounds to 0, 4 x 0.9 to 4)."""
+    root = _flat_folder(tmp_path / "flat", counts)
+    for split in ("train", "test"):
+        with pytest.raises(ValueError, match=rf"class folder .*{bad} has {counts[bad]} image.*the {empty} split "
+                                             rf"would have none of this class.*{root}/train/<class>"):
+            load("folder", split, root=root, test_fraction=fraction)

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from a2lib import cache, losses
+from a2lib import losses
 from a2lib.data import ArrayDataset
 from a2lib.evaluate import mean_average_precision
 from a2lib.models import build, hadamard, hash_centers, list_models
-from a2lib.train import TrainConfig, encode_dataset, train
+from a2lib.train import TrainConfig, cache, encode_dataset, train
 
 DEEP = ["dpsh", "hashnet", "csq", "orthocos"]
 NEEDS_CLASSES = {"csq", "orthocos"}
@@ -50,6 +50,16 @@ def test_dpsh_loss_matches_loop(labels):
     assert terms["likelihood"].item() == pytest.approx(sum(pairs) / len(pairs))
     assert terms["quantization"].item() == pytest.approx(eta * quant)
     assert total.item() == pytest.approx(sum(pairs) / len(pairs) + eta * quant)
+
+
+def test_dpsh_quantization_takes_zero_as_plus_one():
+    """sgn(0) is +1 (a2lib.inference.binary), so an exact 0 output is one unit from its binary code, as everywhere
+    else in a2lib (torch.sign would give 0 and no penalty)."""
+    codes = torch.tensor([[0.0, 0.5], [-0.5, 0.0]], dtype=torch.float64)
+    _, terms = losses.dpsh_loss(codes, torch.tensor([0, 1]), eta=1.0)
+    assert terms["quantization"].item() == pytest.approx(((0 - 1) ** 2 + (0.5 - 1) ** 2 + (-0.5 + 1) ** 2 + 1) / 2)
+    with pytest.raises(ValueError, match="DPSH codes contains NaN"):
+        losses.dpsh_loss(torch.tensor([[float("nan"), 0.5], [0.1, 0.2]]), torch.tensor([0, 1]), eta=1.0)
 
 
 @pytest.mark.parametrize("labels", [SINGLE, MULTI], ids=["single", "multi"])

@@ -274,3 +274,48 @@ def test_multilabel_tie_aware_ap_equals_enumeration():
     dl[0, 0] = 1
     expected = _enumerated(q, d, ql, dl, lambda rel, order, i: _ap_of_order(rel))
     assert ev.mean_average_precision(q, d, ql, dl) == pytest.approx(expected, abs=1e-12)
+
+
+_QL, _DL = np.array([0, 1]), np.array([0, 1, 1])
+_QA, _DA = np.array([[1, 0], [0, 1]], dtype=float), np.array([[1, 0], [0, 1], [1, 1]], dtype=float)
+CODE_METRICS = {
+    "mean_average_precision": lambda q, d: ev.mean_average_precision(q, d, _QL, _DL),
+    "legacy_map": lambda q, d: ev.mean_average_precision(q, d, _QL, _DL, ties="legacy"),
+    "precision_at_k": lambda q, d: ev.precision_at_k(q, d, _QL, _DL, 2),
+    "pr_curve": lambda q, d: ev.pr_curve(q, d, _QL, _DL),
+    "precision_within_radius": lambda q, d: ev.precision_within_radius(q, d, _QL, _DL),
+    "ndcg_at_k": lambda q, d: ev.ndcg_at_k(q, d, _QA, _DA, 2),
+    "hamming_distance": lambda q, d: ev.hamming_distance(q, d),
+}
+
+
+@pytest.mark.parametrize("metric", CODE_METRICS)
+def test_metrics_refuse_zero_one_bits_and_say_how_to_convert(metric):
+    """{0, 1} bits read as signs would all be +1 (every distance 0); the error names the codes and the fix."""
+    compute = CODE_METRICS[metric]
+    q_bits, d_bits = np.array([[1, 0, 1, 1], [0, 0, 1, 0]]), np.array([[1, 0, 0, 1], [0, 1, 1, 0], [1, 1, 1, 0]])
+    with pytest.raises(ValueError, match=r"query_codes holds only 0 and 1.*convert them with 2 \* bits - 1"):
+        compute(q_bits, 2 * d_bits - 1)
+    with pytest.raises(ValueError, match=r"db_codes holds only 0 and 1.*convert them with 2 \* bits - 1"):
+        compute(2 * q_bits - 1, d_bits.astype(np.float32))
+    compute(2 * q_bits - 1, 2 * d_bits - 1)  # converted as the message says: accepted
+
+
+@pytest.mark.parametrize("metric", CODE_METRICS)
+def test_metrics_refuse_nan_codes(metric):
+    q = np.array([[0.5, -0.5, np.nan, 0.1], [0.2, 0.3, -0.4, 0.5]])
+    with pytest.raises(ValueError, match=r"query_codes contains NaN or infinite values \(1 code"):
+        CODE_METRICS[metric](q, np.ones((3, 4)))
+
+
+def test_zero_codes_rank_as_plus_one_in_every_metric():
+    """An exact 0 is bit +1 (a2lib.inference.binary): distance 0 to an all-+1 code, k to an all--1 code."""
+    q = np.array([[0.0, -0.0, 0.5, 0.0], [0.0, -0.3, 0.0, 0.0]])
+    assert ev.hamming_distance(q, np.array([[1.0] * 4, [-1.0] * 4])).tolist() == [[0, 4], [1, 3]]
+
+
+def test_bit_attribute_correspondence_refuses_nan_codes():
+    codes = np.tanh(np.random.default_rng(0).normal(size=(20, 3)))
+    codes[4, 1] = np.nan
+    with pytest.raises(ValueError, match="codes contains NaN"):
+        ev.bit_attribute_correspondence(codes, np.ones((20, 2)))

@@ -195,3 +195,44 @@ def test_describe_bits_marks_a_constant_bit():
     codes[:, 1] = np.abs(codes[:, 1]) + 0.1           # bit 1 always positive: no information in its sign
     rows = explain.describe_bits(bit_attribute_correspondence(codes, attributes), ["a", "b", "c"])
     assert rows[0]["attribute"] == "b" and rows[1]["attribute"] == explain.NO_ATTRIBUTE and rows[1]["mi"] == 0
+
+
+class FailsOnce(RedAttention):
+    """Raises in its next forward pass (as a shape error or an out-of-memory would), then works again."""
+
+    fail = True
+
+    def forward(self, images, labels=None):
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("simulated failure in the forward pass")
+        return super().forward(images)
+
+
+@pytest.mark.parametrize("explainer", [
+    lambda model, images: explain.grad_cam(model, images),
+    lambda model, images: explain.grad_cam(model, images, bit=1),
+    lambda model, images: explain.attention_maps(model, images),
+    lambda model, images: explain.has_attention(model, images),
+    lambda model, images: explain.encode_pre_codes(model, images),
+    lambda model, images: explain.attention_mass(model, images),
+], ids=["grad_cam", "grad_cam_bit", "attention_maps", "has_attention", "encode_pre_codes", "attention_mass"])
+def test_explainers_leave_the_model_in_its_mode_also_after_an_error(explainer):
+    model, (images, _) = FailsOnce(), _red_top_green_bottom()
+    model.train()
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        explainer(model, images)
+    assert model.training
+    explainer(model, images)
+    assert model.training
+    model.eval()
+    explainer(model, images)
+    assert not model.training
+
+
+def test_zero_pre_codes_count_as_plus_one_in_nearest_and_similarity():
+    """An exact 0 is bit +1 (a2lib.inference.binary) in Hamming distances between explained codes."""
+    codes = torch.tensor([[0.0, 0.5, -0.2], [1.0, 1.0, -1.0], [-1.0, 1.0, -1.0], [0.3, -0.0, 0.4]])
+    assert explain.nearest(codes[0], codes, 3, exclude=0).tolist() == [1, 2, 3]  # distances 0, 1, 1 (stable)
+    with pytest.raises(ValueError, match="NaN"):
+        explain.nearest(torch.tensor([float("nan"), 0.1, 0.2]), codes, 1)

@@ -296,3 +296,24 @@ def test_bad_names_options_and_inputs():
         model(torch.rand(3, 64, 64))
     gray = build("baseline", 12, backbone="small", in_channels=1)
     assert gray.encode(torch.rand(2, 1, 64, 64)).shape == (2, 12)
+
+
+def test_uint8_and_empty_batches_are_refused_with_the_fix():
+    """Issue 18 point 10: raw torch errors became messages that say what to do."""
+    model = build("baseline", 12, backbone="small")
+    images = (torch.rand(2, 3, 64, 64) * 255).to(torch.uint8)
+    for call in (model, model.encode):
+        with pytest.raises(ValueError, match=r"got dtype torch.uint8; convert with images.float\(\) / 255.*a2lib.data"):
+            call(images)
+        with pytest.raises(ValueError, match="empty batch"):
+            call(torch.rand(0, 3, 64, 64))
+
+
+def test_float64_images_are_converted_to_the_weights_dtype():
+    """Documented choice: float64 input (numpy's default) gives the same codes as the same images in float32."""
+    model = build("baseline", 12, backbone="small").eval()
+    images = torch.rand(2, 3, 64, 64, dtype=torch.float64)
+    codes = model.encode(images)
+    assert codes.dtype == torch.float32
+    assert torch.equal(codes, model.encode(images.float()))
+    assert torch.equal(model(images).codes, model(images.float()).codes)

@@ -158,3 +158,14 @@ def test_extract_features_needs_a_model_with_features():
     data = ArrayDataset(torch.rand(3, 3, 8, 8), torch.tensor([0, 1, 0]))
     with pytest.raises(ValueError, match="returns no features"):
         extract_features(CodesOnly(), data)
+
+
+def test_codes_of_exact_zero_projections_are_plus_one():
+    """A feature vector equal to the training mean projects to exactly 0: its ITQ code is all +1 (0 -> +1, as
+    a2lib.inference.binary decides every bit)."""
+    features = torch.randn(40, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    itq = ITQ(bits=4, seed=1).fit(features)
+    at_mean = itq.mean_[None]
+    assert torch.equal(itq.transform(at_mean), torch.zeros(1, 4, dtype=torch.float64))
+    assert torch.equal(itq.encode(at_mean), torch.ones(1, 4))
+    assert itq.encode(features).dtype == torch.float32

@@ -1,11 +1,14 @@
-"""The simplicity-bias study's helpers: block masks, block shares on a model whose answer is known."""
+"""a2lib.studies.simplicity: block masks, block shares on a model whose answer is known, the Table 1 rows."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from a2lib import simplicity
+from a2lib.evaluate import mean_average_precision
+from a2lib.inference import binary, encode_dataset
+from a2lib.models import build
 from a2lib.models.base import HashOutput
+from a2lib.studies import Study, simplicity, with_paper
 
 
 class TopHalfReader(nn.Module):
@@ -44,25 +47,38 @@ def test_block_share_of_a_model_that_ignores_the_complex_block():
     np.testing.assert_allclose(share, 0.0, atol=1e-6)
 
 
-def test_test_sets_and_paper_table():
+def test_test_set_names():
     names = [simplicity.test_set_name(v, f) for v, f in simplicity.TEST_SETS]
     assert names[0] == "both" and "complex-only (randomised)" in names and len(set(names)) == 5
-    rows = {(r["test data"], r["bits"]): r for r in simplicity.PAPER_TABLE1}
-    assert len(rows) == 12 and rows[("CIFAR-only", 48)]["a2net++"] == 29.40
 
 
-def test_with_paper_puts_the_paper_beside_ours():
-    import pandas as pd
+def test_variant_maps_score_every_test_set_against_the_learned_codes():
+    from types import SimpleNamespace
 
-    index = pd.MultiIndex.from_tuples([("both", 12), ("complex-only (randomised)", 12), ("complex-only (blanked)", 48)],
-                                      names=["test data", "bits"])
-    ours = pd.DataFrame({"baseline": [0.99, 0.5, 0.25], "a2net++": [0.98, 0.4, 0.3]}, index=index)
-    merged = simplicity.with_paper(ours).set_index(["test data", "bits", "method"])
-    assert len(merged) == 4, "the randomised row has no paper counterpart"
-    row = merged.loc[("complex-only (blanked)", 48, "a2net++")]
-    assert row["paper %"] == 29.40 and row["ours %"] == pytest.approx(30.0)
-    assert row["difference"] == pytest.approx(0.6)
-    assert merged.loc[("both", 12, "baseline"), "difference"] == pytest.approx(99.0 - 99.69)
+    study = Study(dataset="synth-dominoes", backbone="small", dataset_options={"n_train": 200, "n_test": 100})
+    train = study.load("train")
+    torch.manual_seed(0)
+    model = build("baseline", 8, backbone="small").eval()
+    result = SimpleNamespace(model=model, db_labels=train.labels)
+    result.database_codes = lambda: binary(encode_dataset(model, train))
+    scores = simplicity.variant_maps(result, study)
+    assert list(scores) == [simplicity.test_set_name(v, f) for v, f in simplicity.TEST_SETS]
+    test = study.load("test", variant="complex-only", flavour="blanked")
+    expected = mean_average_precision(binary(encode_dataset(model, test)), result.database_codes(), test.labels,
+                                      train.labels)
+    assert scores["complex-only (blanked)"] == pytest.approx(expected)
+
+
+def test_table1_rows_go_straight_into_with_paper():
+    scores = {("a2net++", 48): {"complex-only (blanked)": 0.3, "complex-only (randomised)": 0.2},
+              ("baseline", 12): {"both": 0.99}}
+    rows = simplicity.table1_rows(scores, "mnist-cifar")
+    assert rows[0] == {"dataset": "mnist-cifar", "test data": "complex-only (blanked)", "bits": 48,
+                       "method": "a2net++", "map": 0.3}
+    merged = with_paper(rows, "table1")
+    assert [r["paper %"] for r in merged] == [29.40, None, 99.69]
+    assert merged[0]["difference"] == pytest.approx(0.6)
+    assert all(r["paper %"] is None for r in with_paper(simplicity.table1_rows(scores, "synth-dominoes"), "table1"))
 
 
 def test_bias_numbers_pick_the_three_test_sets():

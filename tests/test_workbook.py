@@ -1,13 +1,17 @@
-"""The papermill runner: order, injection, failure reporting, bad input, summary table."""
+"""The papermill runner: order, injection, failure reporting, bad input, summary table; the workbook's folders."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from a2lib import workbook
-from a2lib.results import flatten_numbers
+from a2lib.folders import CACHE_ENV, DATA_ENV
+from a2lib.workbook import paths
+from a2lib.workbook.results import RUN_ENV
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -45,14 +49,23 @@ def test_only_runs_the_named_notebooks(root):
 
 def test_failure_stops_and_reports_cell_source(root, tmp_path, capsys):
     profile = _profile(tmp_path, "name: fx\ndevice: cpu\n")
+    (root / "results/fx").mkdir(parents=True)
+    (root / "results/fx/02_boom.json").write_text(json.dumps({"profile": "fx", "run": "earlier-run", "map": 0.9}))
+    (root / "results/fx/99_by_hand.json").write_text(json.dumps({"profile": "fx", "run": None, "map": 0.8}))
     code = workbook.main(["run", "--profile", profile, "--notebooks", str(FIXTURES / "failing")])
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert code == 1
     assert "FAILED: notebook 02_boom" in err
     assert "raise ValueError('boom from the fixture')" in err
     assert "ValueError: boom from the fixture" in err
     assert str(root / "runs/fx/02_boom.ipynb") in err
     assert not (root / "results/fx/03_never.txt").exists(), "a notebook after the failure ran"
+    summary = (root / "results/fx/SUMMARY.md").read_text()  # written on failure too, the failure marked
+    assert "01_ok ok, 02_boom FAILED" in summary and summary in captured.out
+    assert "| (no results from this run) | | |" in summary
+    assert "| 02_boom | run earlier-run | notebook FAILED in this run | map | 0.9 |" in summary
+    assert "| 99_by_hand | outside the runner | notebook not run in this run | map | 0.8 |" in summary
 
 
 @pytest.mark.parametrize(
@@ -69,6 +82,61 @@ def test_bad_input_is_one_line_error_before_anything_runs(root, capsys, args, me
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (root / "runs").exists()
+
+
+@pytest.mark.parametrize("only", ["", ",", " , "])
+def test_only_naming_no_notebook_is_an_error(root, capsys, only):
+    base = ["run", "--profile", str(FIXTURES / "profile.yaml"), "--notebooks", str(FIXTURES / "notebooks")]
+    assert workbook.main(base + ["--only", only]) == 2
+    err = capsys.readouterr().err
+    assert "--only names no notebook" in err and "01 (01_fixture), 02 (02_second)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (root / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("name: fx\nnotebooks:\n  01_fixture: {scale: 3\n",
+         "line 4, column 1: expected ',' or '}', but got '<stream end>'"),
+        ("name: fx\n  device: cpu\n", "line 2, column 9: mapping values are not allowed here"),
+        ("name: fx\n\tdevice: cpu\n", "found character '\\t' that cannot start any token"),
+    ],
+)
+def test_malformed_profile_is_one_line_naming_file_and_problem(root, tmp_path, capsys, text, problem):
+    profile = _profile(tmp_path, text)
+    assert workbook.main(["run", "--profile", profile, "--notebooks", str(FIXTURES / "notebooks")]) == 2
+    err = capsys.readouterr().err
+    assert f"profile {profile} is not valid YAML: " in err and problem in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (root / "runs").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, notebooks; it holds a list"),
+    ("name: fx\nnotebooks: [01_fixture]\n", "'notebooks' must map each notebook name to a mapping"),
+    ("name: fx\nnotebooks:\n  01_fixture: 3\n", "(not so for 01_fixture)"),
+])
+def test_profile_of_the_wrong_shape_is_rejected(tmp_path, text, message):
+    with pytest.raises(workbook.WorkbookError, match=message.replace("(", "\\(").replace(")", "\\)")):
+        workbook.load_profile(_profile(tmp_path, text))
+
+
+def test_summary_keeps_this_runs_numbers_apart_from_earlier_runs(root, monkeypatch, capsys):
+    monkeypatch.delenv(DATA_ENV)
+    monkeypatch.delenv(CACHE_ENV)
+    workbook.run(str(FIXTURES / "profile.yaml"), notebooks_dir=FIXTURES / "notebooks", device="cpu")
+    first = json.loads((root / "results/fixture/01_fixture.json").read_text())["run"]
+    workbook.run(str(FIXTURES / "profile.yaml"), only=["02"], notebooks_dir=FIXTURES / "notebooks", device="cpu")
+    second = json.loads((root / "results/fixture/02_second.json").read_text())
+    assert first and second["run"] and second["run"] != first
+    assert second["data"] == str(root / "data") and second["cache"] == str(root / "cache")  # the kernel inherited
+    assert RUN_ENV not in os.environ, "the run id leaked out of the batch"
+    summary = (root / "results/fixture/SUMMARY.md").read_text()
+    current, stale = summary.split("## Not from this run")
+    assert f"Run `{second['run']}`; notebooks: 02_second ok." in current
+    assert "| 02_second | metrics.map | 0.5 |" in current and "01_fixture" not in current
+    assert f"| 01_fixture | run {first} | notebook not run in this run | answer | 63 |" in stale
 
 
 def test_undefined_parameter_is_rejected(root, tmp_path, capsys):
@@ -109,11 +177,6 @@ def test_python_dash_m_entry_point(root):
     assert done.returncode == 2 and "unknown profile" in done.stderr
 
 
-def test_flatten_numbers_skips_text_and_booleans():
-    tree = {"b": {"x": 1, "ok": True, "name": "a"}, "a": [0.5, {"y": 2}]}
-    assert list(flatten_numbers(tree)) == [("a[0]", 0.5), ("a[1].y", 2.0), ("b.x", 1.0)]
-
-
 def test_shared_anchor_blocks_are_allowed_and_expand(root, tmp_path):
     profile = _profile(tmp_path, "name: fx\nx-common: &c\n  scale: 5\nnotebooks:\n  01_fixture: *c\n")
     workbook.run(profile, only=["01"], notebooks_dir=FIXTURES / "notebooks", device="cpu")
@@ -123,3 +186,53 @@ def test_shared_anchor_blocks_are_allowed_and_expand(root, tmp_path):
 def test_unknown_top_level_key_is_rejected(tmp_path):
     with pytest.raises(workbook.WorkbookError, match="unknown keys \\['notebook'\\]"):
         workbook.load_profile(_profile(tmp_path, "name: fx\nnotebook: {}\n"))
+
+
+def test_select_notebooks_keeps_order_and_rejects_an_empty_choice():
+    found = workbook.discover_notebooks(FIXTURES / "failing")
+    assert [p.stem for p in workbook.select_notebooks(found, ["03", "01_ok"])] == ["01_ok", "03_never"]
+    assert workbook.select_notebooks(found, None) == found
+    with pytest.raises(workbook.WorkbookError, match="names no notebook"):
+        workbook.select_notebooks(found, [])
+
+
+def test_root_is_the_environment_variable_else_the_checkout_never_the_cwd(tmp_path, monkeypatch):
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path / "wb"))
+    assert paths.workbook_root() == tmp_path / "wb"
+    assert paths.results_dir("p") == tmp_path / "wb/results/p" and (tmp_path / "wb/results/p").is_dir()
+    assert paths.figures_dir("p", create=False) == tmp_path / "wb/figures/p"
+    assert not (tmp_path / "wb/figures").exists()
+    monkeypatch.delenv("A2LIB_ROOT")
+    decoy = tmp_path / "decoy"  # looks like a checkout; the old search walked up from the cwd and took it
+    (decoy / "notebooks").mkdir(parents=True)
+    (decoy / "pyproject.toml").write_text("")
+    monkeypatch.chdir(decoy / "notebooks")
+    assert paths.workbook_root() == Path(workbook.__file__).resolve().parents[2]
+    monkeypatch.setattr(paths, "CHECKOUT", tmp_path / "site-packages")
+    with pytest.raises(workbook.WorkbookError, match="set A2LIB_ROOT=/path/to/workbook"):
+        paths.workbook_root()
+
+
+def test_activate_sets_the_root_and_fills_unset_data_and_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("A2LIB_ROOT", raising=False)
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "my-cache"))
+    assert paths.activate(tmp_path) == tmp_path
+    assert os.environ["A2LIB_ROOT"] == str(tmp_path)
+    assert os.environ[DATA_ENV] == str(tmp_path / "data")
+    assert os.environ[CACHE_ENV] == str(tmp_path / "my-cache"), "a folder the user set is kept"
+
+
+def test_start_activates_styles_and_returns_the_device(tmp_path, monkeypatch):
+    import matplotlib
+
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
+    monkeypatch.delenv(DATA_ENV)
+    matplotlib.rcdefaults()
+    assert workbook.start("quick", "cpu") == torch.device("cpu")
+    assert os.environ[DATA_ENV] == str(tmp_path / "data")
+    assert matplotlib.rcParams["axes.titleweight"] == "bold"
+    with pytest.raises(ValueError, match="plain name"):
+        workbook.start("../quick", "cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        workbook.start("quick", "tpu")

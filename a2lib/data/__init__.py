@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..paths import data_root
+from ..folders import data_root
 from .arrays import ArrayDataset, LabelledSubset
 from .dominoes import FLAVOURS, VARIANTS, DominoesDataset, dominoes
 from .finegrained import aircraft, cub200, folder, food101, nabirds, vegfru
@@ -40,7 +40,7 @@ DATASETS = ("synth-dominoes", "synth-birds", "mnist-cifar", "cub200", "aircraft"
 def load(name: str, split: str, root=None, classes=None, **options):
     """Build dataset ``name``'s ``split`` ("train" or "test"); ``options`` go to the dataset's builder.
 
-    ``root`` defaults to the workbook's ``data/`` folder (``a2lib.paths.data_root()``, ``$A2LIB_DATA`` overrides).
+    ``root`` defaults to ``a2lib.folders.data_root()`` (``$A2LIB_DATA``, else ``~/.cache/a2lib/data``; never the cwd).
     ``classes``: keep only the items of these class indices (labels unchanged; a multi-label item is kept when all
     its labels are among them), e.g. one side of ``zero_shot_split`` for the zero-shot protocol (paper Table 4).
 

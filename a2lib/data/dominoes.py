@@ -6,6 +6,7 @@ other (a block from a random *other* class), which measures which block a traine
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
@@ -188,6 +189,22 @@ class DominoesDataset(Dataset):
         return image, int(self.labels[index])
 
 
+def _note_default_size(simple_labels, complex_labels, num_classes: int, built: int) -> None:
+    """Warn when ``n=None`` built fewer items than a source holds, naming the class that limits the size."""
+    held = max(len(simple_labels), len(complex_labels))
+    if built >= held:
+        return
+    counts = {name: np.bincount(labels[labels < num_classes], minlength=num_classes)[:num_classes]
+              for name, labels in (("simple", simple_labels), ("complex", complex_labels))}
+    name = min(counts, key=lambda k: counts[k].min())
+    rarest = int(counts[name].argmin())
+    warnings.warn(
+        f"dominoes(n=None) built {built} items, fewer than the sources hold ({len(simple_labels)} simple, "
+        f"{len(complex_labels)} complex): with balanced classes that is {num_classes} classes x "
+        f"{built // num_classes}, the number of images of the rarest class (class {rarest} in the {name} source). "
+        "Pass n= to build another number (classes stay balanced, source images are reused).", stacklevel=3)
+
+
 def dominoes(simple, complex, variant: str = "both", flavour: str = "randomised", n: int | None = None,
              num_classes: int | None = None, block_size=BLOCK_SIZE, seed: int = 0,
              transform: Callable | None = None, class_names: Sequence[str] | None = None) -> DominoesDataset:
@@ -195,8 +212,9 @@ def dominoes(simple, complex, variant: str = "both", flavour: str = "randomised"
 
     ``variant``: "both" | "simple-only" | "complex-only"; ``flavour`` (for the *-only variants): "blanked" (the other
     block is zeros) or "randomised" (the other block shows a random other class). ``n``: number of items (default:
-    every class as often as its rarer source allows, balanced); ``num_classes``: classes 0..K-1 used (default: the
-    smaller of the two sources' counts); ``block_size``: (H, W) of each block; sources of another size are resized.
+    every class as often as its rarer source allows, balanced, with a warning saying how many when that leaves
+    source items unused); ``num_classes``: classes 0..K-1 used (default: the smaller of the two sources' counts);
+    ``block_size``: (H, W) of each block; sources of another size are resized.
     """
     _check_choice("dominoes variant", variant, VARIANTS)
     _check_choice("dominoes flavour", flavour, FLAVOURS)
@@ -208,4 +226,6 @@ def dominoes(simple, complex, variant: str = "both", flavour: str = "randomised"
     if n is not None and n < num_classes:
         raise ValueError(f"n={n} is smaller than the number of classes ({num_classes}); classes must be balanced")
     plan = plan_pairs(simple_labels, complex_labels, variant, flavour, n, num_classes, seed)
+    if n is None:
+        _note_default_size(simple_labels, complex_labels, num_classes, len(plan["labels"]))
     return DominoesDataset(simple, complex, plan, variant, flavour, num_classes, block_size, transform, class_names)

@@ -2,11 +2,13 @@
 (torchvision), NABirds and VegFru (official list files) and a class-per-folder loader.
 
 Images load lazily from disk; ``labels`` (and CUB's ``attributes``) come from the list files without opening images.
-Missing roots/files raise FileNotFoundError naming what is missing and where to get it; malformed list lines raise
-ValueError naming the file and line; a corrupt image raises ValueError naming the file.
+Missing roots/files raise FileNotFoundError naming what is missing and where to get it; malformed list lines
+(non-integer, unknown or duplicate ids, split flags other than 0/1; see ``list_files``) raise ValueError naming the
+file, the line and the fix; a corrupt image raises ValueError naming the file.
 """
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -15,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from .list_files import parse_int, read_official_lists, read_rows
 from .transforms import for_profile
 
 CUB_URL = "https://data.caltech.edu/records/65de6-vk739 (CUB_200_2011.tgz)"
@@ -42,40 +45,6 @@ def _missing(dataset: str, root: Path, missing: Sequence[str], expected: Sequenc
         f"{dataset} not found or incomplete at {root}: missing {', '.join(missing)}. Expected under {root}: "
         f"{', '.join(expected)}. Get it from {source} and extract it there (see data/README.md)."
     )
-
-
-def read_rows(path: Path, min_fields: int, max_split: int = -1) -> list[tuple[int, list[str]]]:
-    """Non-empty whitespace-separated rows of a list file with their 1-based line numbers."""
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            fields = line.split(maxsplit=max_split) if max_split > 0 else line.split()
-            if len(fields) < min_fields:
-                raise ValueError(
-                    f"malformed line {number} in {path}: expected at least {min_fields} fields, got {line!r}"
-                )
-            rows.append((number, fields))
-    return rows
-
-
-def _int(path: Path, number: int, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"malformed line {number} in {path}: {text!r} is not an integer") from None
-
-
-def _official_lists(base: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """The id -> path, id -> class and id -> is_training maps that CUB-200-2011 and NABirds both ship."""
-    return (_id_map(base / "images.txt"), _id_map(base / "image_class_labels.txt"),
-            _id_map(base / "train_test_split.txt"))
-
-
-def _id_map(path: Path, max_split: int = 1) -> dict[str, str]:
-    return {fields[0]: fields[1] for _, fields in read_rows(path, 2, max_split)}
 
 
 def load_image(path) -> Image.Image:
@@ -168,22 +137,24 @@ def cub200(root, split: str = "train", transform=None, profile: str = "full", si
     missing = [f for f in needed if not (base / f).exists()]
     if missing:
         raise _missing("CUB-200-2011", base, missing, needed, CUB_URL)
-    paths, labels, is_train = _official_lists(base)
-    class_rows = read_rows(base / "classes.txt", 2, 1)
-    class_names = [fields[1] for _, fields in class_rows]
-    want = "1" if split == "train" else "0"
-    ids = sorted((i for i, flag in is_train.items() if flag == want), key=int)
-    for name, table in (("image_class_labels.txt", labels), ("images.txt", paths)):
+    lists = read_official_lists(base, numbered_classes=True)
+    class_names = [lists.class_names[c] for c in range(1, len(lists.class_names) + 1)]
+    split_path = base / "train_test_split.txt"
+    image_ids = {i: parse_int(split_path, number, i, "image id") for i, number in lists.split_lines.items()}
+    want = split == "train"
+    ids = sorted((i for i, flag in lists.is_train.items() if flag == want), key=image_ids.get)
+    for name, table in (("image_class_labels.txt", lists.labels), ("images.txt", lists.paths)):
         absent = [i for i in ids if i not in table]
         if absent:
-            raise ValueError(f"{base / name} has no line for image id(s) {absent[:5]} listed in train_test_split.txt")
-    label_list = [int(labels[i]) - 1 for i in ids]
-    dataset = ImageListDataset([base / "images" / paths[i] for i in ids], label_list, class_names,
+            raise ValueError(f"{base / name} has no line for image id(s) {absent[:5]} listed in train_test_split.txt; "
+                             "add them or remove them from train_test_split.txt")
+    label_list = [lists.labels[i] - 1 for i in ids]
+    dataset = ImageListDataset([base / "images" / lists.paths[i] for i in ids], label_list, class_names,
                                _transform(transform, profile, split, size), name="cub200")
-    dataset.image_ids = [int(i) for i in ids]
+    dataset.image_ids = [image_ids[i] for i in ids]
     if attributes:
         names = _cub_attribute_names(base)
-        index_of_image = {int(i): row for row, i in enumerate(ids)}
+        index_of_image = {image_ids[i]: row for row, i in enumerate(ids)}
         present, certainty = _cub_attributes(base / CUB_ATTRIBUTE_LABELS, index_of_image, len(ids), len(names))
         dataset.attributes = torch.from_numpy(present)
         dataset.attribute_certainty = torch.from_numpy(certainty)
@@ -249,20 +220,17 @@ def nabirds(root, split: str = "train", transform=None, profile: str = "full", s
     missing = [f for f in needed if not (base / f).exists()]
     if missing:
         raise _missing("NABirds", base, missing, needed, NABIRDS_URL)
-    paths, labels, is_train = _official_lists(base)
-    names = {fields[0]: fields[1] for _, fields in read_rows(base / "classes.txt", 2, 1)}
-    used = sorted({int(c) for c in labels.values()})
-    unknown = [c for c in used if str(c) not in names]
-    if unknown:
-        raise ValueError(f"{base / 'image_class_labels.txt'} uses class id(s) {unknown[:5]} missing from classes.txt")
+    lists = read_official_lists(base, numbered_classes=False)
+    used = sorted(set(lists.labels.values()))
     index = {c: k for k, c in enumerate(used)}
-    want = "1" if split == "train" else "0"
-    ids = [i for i in paths if is_train.get(i) == want]
-    absent = [i for i in ids if i not in labels]
+    want = split == "train"
+    ids = [i for i in lists.paths if lists.is_train.get(i) == want]
+    absent = [i for i in ids if i not in lists.labels]
     if absent:
-        raise ValueError(f"{base / 'image_class_labels.txt'} has no line for image(s) {absent[:5]}")
-    dataset = ImageListDataset([base / "images" / paths[i] for i in ids], [index[int(labels[i])] for i in ids],
-                               [names[str(c)] for c in used], _transform(transform, profile, split, size),
+        raise ValueError(f"{base / 'image_class_labels.txt'} has no line for image(s) {absent[:5]}; add them or "
+                         "remove them from images.txt")
+    dataset = ImageListDataset([base / "images" / lists.paths[i] for i in ids], [index[lists.labels[i]] for i in ids],
+                               [lists.class_names[c] for c in used], _transform(transform, profile, split, size),
                                name="nabirds")
     dataset.class_ids = used
     return dataset
@@ -290,7 +258,7 @@ def vegfru(root, split: str = "train", transform=None, profile: str = "full", si
         for number, fields in read_rows(path, 2):
             if len(fields) != 2:
                 raise ValueError(f"malformed line {number} in {path}: expected '<image path> <label>'")
-            label = _int(path, number, fields[1])
+            label = parse_int(path, number, fields[1], "label")
             paths.append(base / fields[0])
             labels.append(label)
             names.setdefault(label, Path(fields[0]).parent.name)
@@ -312,11 +280,31 @@ def _scan_classes(folder: Path) -> tuple[list[Path], list[int], list[str]]:
     return paths, labels, classes
 
 
+def _check_test_fraction(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"folder test_fraction must be a number strictly between 0 and 1 (the share of each "
+                         f"class's images held out for test), got {value!r}")
+    return float(value)
+
+
+def _test_count(folder_path: Path, count: int, test_fraction: float, root: Path) -> int:
+    """How many of a class's ``count`` images go to test; an error when one side of the split would lack the class."""
+    n_test = int(round(count * test_fraction))
+    if not 0 < n_test < count:
+        empty = "test" if n_test == 0 else "train"
+        raise ValueError(
+            f"class folder {folder_path} has {count} image(s); test_fraction={test_fraction} puts {n_test} in test, "
+            f"so the {empty} split would have none of this class. Add images, change test_fraction, or split by hand "
+            f"into {root}/train/<class>/ and {root}/test/<class>/")
+    return n_test
+
+
 def folder(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
            test_fraction: float = FOLDER_TEST_FRACTION, seed: int = 0) -> ImageListDataset:
     """Class-per-folder images: ``root/<split>/<class>/*`` when ``root/<split>`` exists, else ``root/<class>/*``
-    split per class at random (``test_fraction``, ``seed``)."""
+    split per class at random (``test_fraction`` in (0, 1), ``seed``; every class must keep an image on both sides)."""
     _check_split("folder", split)
+    test_fraction = _check_test_fraction(test_fraction)
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {root} does not exist; expected {root}/<class>/<image> or "
@@ -332,7 +320,7 @@ def folder(root, split: str = "train", transform=None, profile: str = "full", si
         keep = np.zeros(len(paths), dtype=bool)
         for k in range(len(classes)):
             idx = rng.permutation(np.flatnonzero(labels_np == k))
-            n_test = int(round(len(idx) * test_fraction))
+            n_test = _test_count(source / classes[k], len(idx), test_fraction, root)
             chosen = idx[:n_test] if split == "test" else idx[n_test:]
             keep[chosen] = True
         paths = [p for p, k in zip(paths, keep) if k]

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .arrays import ArrayDataset
 from .dominoes import dominoes
+from .embedded import resolve_root
 
 MNIST_PAD = 2
 MNIST_FILES = ("MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
@@ -58,13 +59,14 @@ def cifar_blocks(root, split: str, download: bool = True) -> ArrayDataset:
     return ArrayDataset(np.asarray(base.data), torch.as_tensor(base.targets), class_names=list(base.classes))
 
 
-def mnist_cifar(split: str = "train", root="data", variant: str = "both", flavour: str = "randomised",
+def mnist_cifar(split: str = "train", root=None, variant: str = "both", flavour: str = "randomised",
                 n: int | None = None, seed: int = 0, download: bool = True, transform=None):
     """MNIST-CIFAR dominoes of a split; default size: each class as often as its rarer source allows, balanced
-    (50,000 train, 8,920 test: MNIST has 892 test fives)."""
+    (50,000 train, 8,920 test: MNIST has 892 test fives; ``dominoes`` warns how many it built). ``root`` defaults to
+    ``a2lib.folders.data_root()``."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for mnist-cifar; choose one of {', '.join(SPLITS)}")
-    folder = Path(root) / "mnist-cifar"
+    folder = resolve_root(root) / "mnist-cifar"
     simple = mnist_blocks(folder, split, download)
     complex_ = cifar_blocks(folder, split, download)
     return dominoes(simple, complex_, variant=variant, flavour=flavour, n=n, num_classes=10,

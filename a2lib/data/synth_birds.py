@@ -24,12 +24,12 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .arrays import ArrayDataset
+from .embedded import check_count, load_or_generate, resolve_root
 
 SPLITS = ("train", "test")
 SPLIT_SEED_OFFSET = {"train": 0, "test": 7_919}
@@ -42,6 +42,7 @@ MIN_SIZE, MAX_SIZE = 16, 224
 RENDER_BATCH = 128
 RENDER_THREADS = 2
 VISIBLE_FRACTION = 0.5
+DATA_KEYS = ("images", "masks", "attributes", "visibility", "labels")
 
 # property -> values; "presence" properties contribute one attribute (has_<p>), the others one per value.
 PROPERTIES = {
@@ -315,6 +316,7 @@ def render_birds(species: np.ndarray, size: int, params: BirdParams, rng: np.ran
 def generate_birds(n: int, size: int, seed: int, params: BirdParams = BirdParams()) -> dict[str, np.ndarray]:
     """``n`` images with species balanced (each species n // 60 or one more), deterministic from ``seed``
 (each batch has its own seed, so the result does not depend on the number of threads)."""
+    check_count(n, "synth-birds n")
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"synth-birds size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
     rng = np.random.default_rng(seed)
@@ -326,7 +328,7 @@ def generate_birds(n: int, size: int, seed: int, params: BirdParams = BirdParams
     _part_areas()
     with ThreadPoolExecutor(max_workers=max(1, min(RENDER_THREADS, os.cpu_count() or 1))) as pool:
         chunks = list(pool.map(render, zip(starts, seeds)))
-    out = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]} if chunks else {}
+    out = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
     out["labels"] = labels
     return out
 
@@ -349,23 +351,21 @@ class SynthBirds(ArrayDataset):
         self.part_names = list(PARTS)
 
 
-def synth_birds(split: str = "train", root="data", n_train: int = 4000, n_test: int = 1000, size: int = 64,
+def synth_birds(split: str = "train", root=None, n_train: int = 4000, n_test: int = 1000, size: int = 64,
                 seed: int = 0, transform=None, params: BirdParams | dict | None = None) -> SynthBirds:
-    """The embedded bird split, generated once and cached at ``<root>/synth-birds/<hash>.pt``."""
+    """The embedded bird split, generated once and cached at ``<root>/synth-birds/<hash>.pt`` (``root``:
+    ``a2lib.folders.data_root()`` if None)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for synth-birds; choose one of {', '.join(SPLITS)}")
+    n_train, n_test = check_count(n_train, "synth-birds n_train"), check_count(n_test, "synth-birds n_test")
     params = BirdParams(**params) if isinstance(params, dict) else (params or BirdParams())
     n = n_train if split == "train" else n_test
     key_data = {"version": CACHE_VERSION, "split": split, "n": n, "size": size, "seed": seed, "params": asdict(params)}
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True, default=list).encode()).hexdigest()[:16]
-    path = Path(root) / "synth-birds" / f"{key}.pt"
-    if path.exists():
-        data = torch.load(path, weights_only=True)
-    else:
+
+    def generate() -> dict[str, torch.Tensor]:
         raw = generate_birds(n, size, seed + SPLIT_SEED_OFFSET[split], params)
-        data = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in raw.items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(data, tmp)
-        tmp.replace(path)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in raw.items()}
+
+    data = load_or_generate(resolve_root(root) / "synth-birds" / f"{key}.pt", generate, DATA_KEYS)
     return SynthBirds(data, transform=transform)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .arrays import ArrayDataset
 from .dominoes import FLAVOURS, VARIANTS, _check_choice, dominoes
+from .embedded import check_count, load_or_generate, resolve_root
 
 NUM_CLASSES = 10
 BLOCK = 32
@@ -36,6 +36,7 @@ DIGIT_CLASS_NAMES = [str(d) for d in range(NUM_CLASSES)]
 SPLITS = ("train", "test")
 CACHE_VERSION = 1
 SPLIT_SEED_OFFSET = {"train": 0, "test": 1_000_003}
+BLOCK_KEYS = ("simple", "simple_labels", "complex", "complex_labels")
 
 
 @dataclass(frozen=True)
@@ -211,24 +212,19 @@ def generate_blocks(config: SynthDominoesConfig, split: str) -> dict[str, torch.
             "complex": torch.from_numpy(complex_), "complex_labels": torch.from_numpy(complex_labels)}
 
 
-def load_blocks(config: SynthDominoesConfig, split: str, root="data") -> dict[str, torch.Tensor]:
-    """``generate_blocks`` through the cache ``<root>/synth-dominoes/<hash>.pt``."""
-    path = Path(root) / "synth-dominoes" / f"{_config_key(config, split)}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=True)
-    blocks = generate_blocks(config, split)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(blocks, tmp)
-    tmp.replace(path)
-    return blocks
+def load_blocks(config: SynthDominoesConfig, split: str, root=None) -> dict[str, torch.Tensor]:
+    """``generate_blocks`` through the cache ``<root>/synth-dominoes/<hash>.pt`` (``root``: ``data_root()`` if None)."""
+    path = resolve_root(root) / "synth-dominoes" / f"{_config_key(config, split)}.pt"
+    return load_or_generate(path, lambda: generate_blocks(config, split), BLOCK_KEYS)
 
 
-def synth_dominoes(split: str = "train", root="data", variant: str = "both", flavour: str = "randomised",
+def synth_dominoes(split: str = "train", root=None, variant: str = "both", flavour: str = "randomised",
                    n_train: int = 3000, n_test: int = 1000, seed: int = 0, transform=None,
                    digits: DigitParams | dict | None = None, texture: TextureParams | dict | None = None):
-    """The embedded dominoes split (3x64x32 in [0,1]); ``variant``/``flavour`` as in ``dominoes``."""
+    """The embedded dominoes split (3x64x32 in [0,1]); ``variant``/``flavour`` as in ``dominoes``; ``root``
+    defaults to ``a2lib.folders.data_root()``."""
     _check_choice("split", split, SPLITS)
+    n_train, n_test = check_count(n_train, "synth-dominoes n_train"), check_count(n_test, "synth-dominoes n_test")
     _check_choice("dominoes variant", variant, VARIANTS)
     _check_choice("dominoes flavour", flavour, FLAVOURS)
     digits = DigitParams(**digits) if isinstance(digits, dict) else (digits or DigitParams())

@@ -91,7 +91,11 @@ def _jsonable(value):
 
 
 class HashModel(nn.Module):
-    """Base class: image -> codes in (-1, 1)^k; subclasses implement ``_forward(images, labels, full)``."""
+    """Base class: image -> codes in (-1, 1)^k; subclasses implement ``_forward(images, labels, full)``.
+
+    ``forward`` and ``encode`` take a non-empty float (n, C, H, W) batch; uint8 images are refused (the message gives
+    the conversion) and float64 ones are converted to the weights' dtype (``model_input``).
+    """
 
     name = "hash-model"
     max_bits = MAX_BITS
@@ -115,6 +119,14 @@ class HashModel(nn.Module):
         if not isinstance(images, Tensor) or images.dim() != 4:
             shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
             raise ValueError(f"{self.name} expects a batch of images shaped (n, C, H, W), got {shape}")
+        if not images.is_floating_point():
+            raise ValueError(
+                f"{self.name} expects float images (values in [0, 1], or normalised), got dtype {images.dtype}; "
+                "convert with images.float() / 255, or load them with a2lib.data, whose datasets yield float images"
+            )
+        if images.shape[0] == 0:
+            raise ValueError(f"{self.name} got an empty batch (0 images of shape {tuple(images.shape[1:])}); "
+                             "pass at least one image")
         if images.shape[1] != self.in_channels:
             raise ValueError(
                 f"{self.name} was built for {self.in_channels}-channel images but got {images.shape[1]} channels; "
@@ -127,15 +139,22 @@ class HashModel(nn.Module):
                 f"both sides must be at least {self.min_size} pixels"
             )
 
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> HashOutput:
+    def model_input(self, images: Tensor) -> Tensor:
+        """``images`` checked (``check_images``) and, when their float precision differs from the weights' (float64
+        arrays from numpy, say), converted to the weights' dtype: the values are the same images, so no error."""
         self.check_images(images)
-        return self._forward(images, labels, full=True)
+        weights = next(self.parameters(), None)
+        if weights is not None and weights.is_floating_point() and images.dtype != weights.dtype:
+            images = images.to(weights.dtype)
+        return images
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> HashOutput:
+        return self._forward(self.model_input(images), labels, full=True)
 
     @torch.no_grad()
     def encode(self, images: Tensor) -> Tensor:
         """Codes tanh(Wx) in (-1, 1)^k (Eq. 16 before sgn); binary codes are their sign."""
-        self.check_images(images)
-        return self._forward(images, None, full=False).codes
+        return self._forward(self.model_input(images), None, full=False).codes
 
     def _forward(self, images: Tensor, labels: Tensor | None, full: bool) -> HashOutput:
         raise NotImplementedError

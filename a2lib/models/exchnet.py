@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..inference import evaluating
 from .backbones import build_backbone
 from .base import HashModel, HashOutput, ModelConfig, check_positive_int
 from .parts import PartExtractor
@@ -91,19 +92,17 @@ class ExchNet(HashModel):
         """From ``align_from`` on, recompute the class anchors (mean part features per class) over ``loader``."""
         if iteration < self.config.align_from:
             return
-        was_training = self.training
-        self.eval()
         sums, counts = None, None
-        for batch in loader:
-            images, labels = batch[0].to(device), batch[1].to(device)
-            parts = self.parts(images)[2]
-            members = labels.float() if labels.dim() == 2 else nn.functional.one_hot(labels.long()).float()
-            if sums is None or members.shape[1] > sums.shape[0]:
-                sums, counts = _grow(sums, counts, members.shape[1], parts)
-            members = nn.functional.pad(members, (0, sums.shape[0] - members.shape[1]))
-            sums += torch.einsum("nc,nmd->cmd", members, parts)
-            counts += members.sum(dim=0)
-        self.train(was_training)
+        with evaluating(self):
+            for batch in loader:
+                images, labels = batch[0].to(device), batch[1].to(device)
+                parts = self.parts(images)[2]
+                members = labels.float() if labels.dim() == 2 else nn.functional.one_hot(labels.long()).float()
+                if sums is None or members.shape[1] > sums.shape[0]:
+                    sums, counts = _grow(sums, counts, members.shape[1], parts)
+                members = nn.functional.pad(members, (0, sums.shape[0] - members.shape[1]))
+                sums += torch.einsum("nc,nmd->cmd", members, parts)
+                counts += members.sum(dim=0)
         if sums is None:
             return
         self.anchors = sums / counts.clamp(min=1)[:, None, None]

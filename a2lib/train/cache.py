@@ -6,7 +6,8 @@ options, bits, backbone, loss weights, every training number and the seed; not t
 ``model.pt`` (state dict), ``db_codes.pt`` (learned B, database/validation indices, labels, best iteration) and
 ``history.json``; it is written to a temporary folder and renamed, so a killed run never leaves a half entry. A killed
 training resumes from ``<cache>/<key>.partial/``. On load the stored config must equal the requested one exactly,
-so an entry of another config is never returned. The cache folder is ``$A2LIB_CACHE`` or ``<project>/cache/``.
+so an entry of another config is never returned. The cache folder is ``cache_dir`` when given, else
+``a2lib.folders.cache_root()`` (``$A2LIB_CACHE`` or the user cache); data come from ``a2lib.folders.data_root()``.
 """
 from __future__ import annotations
 
@@ -18,22 +19,21 @@ from pathlib import Path
 
 import torch
 
-from .device import select_device
-from .paths import data_root, project_root
-from .train import HISTORY_NAME, TrainConfig, TrainResult, train, write_history
+from .. import folders
+from ..data import load
+from ..device import select_device
+from ..models import build
+from .checkpoint import HISTORY_NAME, write_history
+from .config import TrainConfig, TrainResult
+from .trainer import train
 
 CACHE_FORMAT_VERSION = 3
 """Bump when what an entry holds, how training works or an embedded data set's defaults change, so old entries are
 not reused (3: synth-birds v2 defaults, non-asymmetric methods)."""
-CACHE_ENV = "A2LIB_CACHE"
 KEY_LENGTH = 24
 """Hex characters of the sha256 used for the folder name (96 bits)."""
 CONFIG_NAME, MODEL_NAME, CODES_NAME = "config.json", "model.pt", "db_codes.pt"
-
-
-def default_cache_dir() -> Path:
-    """``$A2LIB_CACHE`` or ``<project root>/cache`` (git-ignored)."""
-    return Path(os.environ.get(CACHE_ENV) or project_root() / "cache")
+PARTIAL_SUFFIX, TMP_SUFFIX = ".partial", ".tmp"
 
 
 def _canonical(config: TrainConfig) -> dict:
@@ -47,22 +47,19 @@ def config_key(config: TrainConfig) -> str:
 
 
 def entry_dir(config: TrainConfig, cache_dir=None) -> Path:
-    return Path(cache_dir or default_cache_dir()) / config_key(config)[:KEY_LENGTH]
+    """``<cache_dir or cache_root()>/<first KEY_LENGTH hex digits of config_key>``."""
+    return Path(cache_dir or folders.cache_root()) / config_key(config)[:KEY_LENGTH]
 
 
 def build_model(config: TrainConfig):
     """The untrained model of ``config``, initialised from ``config.seed``."""
-    from .models import build
-
     torch.manual_seed(config.seed)
     return build(config.model, config.bits, backbone=config.backbone, **config.model_options)
 
 
 def load_dataset(config: TrainConfig, split: str = "train", root=None):
-    """``a2lib.data.load(config.dataset, split, **config.dataset_options)``."""
-    from .data import load
-
-    return load(config.dataset, split, root=str(root or data_root()), **config.dataset_options)
+    """``a2lib.data.load(config.dataset, split, root=root or data_root(), **config.dataset_options)``."""
+    return load(config.dataset, split, root=str(root or folders.data_root()), **config.dataset_options)
 
 
 def load_cached(config: TrainConfig, cache_dir=None) -> TrainResult | None:
@@ -86,7 +83,7 @@ def load_cached(config: TrainConfig, cache_dir=None) -> TrainResult | None:
 def save_entry(result: TrainResult, cache_dir=None) -> Path:
     """Write ``result`` as the cache entry of its config (atomically: temporary folder, then rename)."""
     path = entry_dir(result.config, cache_dir)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + TMP_SUFFIX)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / CONFIG_NAME).write_text(json.dumps(_canonical(result.config), indent=1, sort_keys=True))
@@ -108,13 +105,14 @@ def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: 
     ``a2lib.models.build(config.model, config.bits, backbone=config.backbone, **config.model_options)`` seeded by
     ``config.seed``. ``retrain=True`` ignores an existing entry and overwrites it.
     """
+    entry = entry_dir(config, cache_dir)
     if not retrain:
         cached = load_cached(config, cache_dir)
         if cached is not None:
             if verbose:
-                print(f"loaded {config.model} ({config.bits} bits) from cache {entry_dir(config, cache_dir)}")
+                print(f"loaded {config.model} ({config.bits} bits) from cache {entry}")
             return cached
-    partial = entry_dir(config, cache_dir).with_name(entry_dir(config, cache_dir).name + ".partial")
+    partial = entry.with_name(entry.name + PARTIAL_SUFFIX)
     if retrain:
         shutil.rmtree(partial, ignore_errors=True)
     dataset = load_dataset(config, "train", data_root)
@@ -122,3 +120,7 @@ def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: 
     save_entry(result, cache_dir)
     shutil.rmtree(partial, ignore_errors=True)
     return result
+
+
+__all__ = ["CACHE_FORMAT_VERSION", "build_model", "config_key", "entry_dir", "load_cached", "load_dataset",
+           "load_or_train", "save_entry"]

@@ -15,153 +15,33 @@ learned database codes, B is the encoded database: the sign of the network's enc
 current state for validation, with the kept state in ``TrainResult.db_codes``). Models with ``memory_bank`` (DPSH)
 get, during training, the latest outputs of every database item (zero until first seen), updated batch by batch.
 
-A checkpoint after each outer iteration makes a killed run resume and finish exactly as an uninterrupted one.
-``load_or_train`` (in ``a2lib.cache``) adds a content-addressed cache.
+A checkpoint (``a2lib.train.checkpoint``) after each outer iteration makes a killed run resume and finish exactly as
+an uninterrupted one. ``a2lib.train.cache.load_or_train`` adds a content-addressed cache.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
 import os
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
-from .dcc import dcc_update, gamma_ratio
-from .device import select_device
-from .evaluate import mean_average_precision
-from .losses import LossWeights, objective
-from .similarity import similarity
+from ..dcc import dcc_update, gamma_ratio
+from ..device import select_device
+from ..evaluate import mean_average_precision
+from ..inference import binary, encode_dataset
+from ..losses import objective
+from ..similarity import similarity
+from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, save_atomic, write_history
+from .config import TrainConfig, TrainResult
 
-DB_CODES = ("learned", "encoded")
-"""Database codes for evaluation: the learned B (paper protocol, default) or the network's encoding (out-of-sample)."""
-OPTIMIZERS = ("sgd", "adam")
-"""``sgd`` (the paper's: momentum, weight decay) or ``adam`` (the CPU profiles: learns from scratch in few steps)."""
-CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_NAME = "history.json"
-RUNTIME_FIELDS = ("device", "num_workers")
-"""TrainConfig fields that do not change what is trained; left out of cache keys and checkpoint checks."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a trained model; defaults are the paper's ``full`` values (Sec. 4.2.2).
-
-    outer_iterations T_max = 60 and lr_decay_at = 50 (the paper uses 70 / 60 for training sets over 20,000 images);
-    n_samples n_s = 2,000 (4,000 for NABirds/VegFru); inner_epochs E = 3 (ADSH); batch 16; SGD momentum 0.9,
-    weight decay 1e-4; lr 2.5e-4 as in the fine-grained ADSH code family (not stated in the paper; profiles override).
-    ``lr_decay_at`` is the 0-based outer iteration from which lr is multiplied by ``lr_decay_factor``.
-    ``optimizer``: "sgd" (the paper's) or "adam" (used by the short CPU profiles; momentum is then unused).
-    ``val_fraction`` of the training set is held out (stratified by class for single-label data) for model selection;
-    0 disables validation (the last iteration is kept). ``db_codes``: database codes used for validation
-    (models without learned codes always use their encoded database).
-    ``device`` and ``num_workers`` are runtime choices and not part of the cache key.
-    """
-
-    dataset: str = "synth-birds"
-    dataset_options: dict = field(default_factory=dict)
-    model: str = "a2net"
-    model_options: dict = field(default_factory=dict)
-    bits: int = 48
-    backbone: str = "resnet50"
-    loss_weights: LossWeights = field(default_factory=LossWeights)
-    outer_iterations: int = 60
-    n_samples: int = 2000
-    inner_epochs: int = 3
-    batch_size: int = 16
-    lr: float = 2.5e-4
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_decay_at: int = 50
-    optimizer: str = "sgd"
-    lr_decay_factor: float = 0.1
-    similarity_reweight: bool = True
-    dcc_sweeps: int = 1
-    val_fraction: float = 0.1
-    eval_every: int = 5
-    eval_batch_size: int = 64
-    db_codes: str = "learned"
-    seed: int = 0
-    device: str = "auto"
-    num_workers: int = 0
-
-    def __post_init__(self):
-        if isinstance(self.loss_weights, dict):
-            self.loss_weights = LossWeights(**self.loss_weights)
-        for name in ("bits", "outer_iterations", "n_samples", "inner_epochs", "batch_size", "eval_every",
-                     "eval_batch_size", "dcc_sweeps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.db_codes not in DB_CODES:
-            raise ValueError(f"TrainConfig.db_codes must be one of {', '.join(DB_CODES)}, got {self.db_codes!r}")
-        if self.lr <= 0:
-            raise ValueError(f"TrainConfig.lr must be positive, got {self.lr}")
-
-    def to_dict(self) -> dict:
-        """JSON-able dict of every field (LossWeights as a nested dict)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; valid fields: {', '.join(sorted(names))}")
-        return cls(**copy.deepcopy(values))
-
-    def key_dict(self) -> dict:
-        """The fields that define the result (all but the runtime ones), for cache keys and resume checks."""
-        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
-
-
-@dataclass
-class TrainResult:
-    """A trained model with its learned database codes.
-
-    db_codes: (N_db, k) float32 +-1, the learned B of the database items ``db_indices`` (training split minus the
-    validation items ``val_indices``); for methods without learned database codes (``model.asymmetric`` False), B is
-    the encoded database, the sign of the kept model's encoding of those items. db_labels: their labels.
-    history: one dict per outer iteration (``iteration`` 1-based, ``lr``, ``loss`` and each term's batch mean,
-    ``val_map`` when evaluated, ``elapsed_s``).
-    """
-
-    model: torch.nn.Module
-    db_codes: Tensor
-    db_indices: Tensor
-    val_indices: Tensor
-    db_labels: Tensor
-    history: list[dict]
-    best_iteration: int | None
-    best_val_map: float | None
-    config: TrainConfig
-
-    def database_codes(self, dataset: Dataset | None = None, which: str | None = None,
-                       device: str | torch.device | None = None) -> Tensor:
-        """+-1 database codes: ``which="learned"`` (B, the paper protocol; default = config.db_codes) or
-        ``"encoded"`` (sign of the network's encoding of the database images; needs ``dataset``, the training split).
-        """
-        which = which or self.config.db_codes
-        if which not in DB_CODES:
-            raise ValueError(f"which must be one of {', '.join(DB_CODES)}, got {which!r}")
-        if which == "learned":
-            return self.db_codes
-        if dataset is None:
-            raise ValueError("encoded database codes need the training dataset: pass dataset=<the train split>")
-        codes = encode_dataset(self.model, dataset, self.config.eval_batch_size, device, self.db_indices)
-        return binary(codes)
+Callback = Callable[[int, list[dict]], None]
 
 
 class _Positions(Dataset):
@@ -178,11 +58,6 @@ class _Positions(Dataset):
         return self.dataset[index][0], self.labels[index], position
 
 
-def binary(codes: Tensor) -> Tensor:
-    """+-1 float codes (``x >= 0 -> +1``)."""
-    return torch.where(codes >= 0, 1.0, -1.0)
-
-
 def dataset_labels(dataset: Dataset) -> Tensor:
     """``dataset.labels`` as LongTensor (N,) or FloatTensor (N, C); a clear error when missing."""
     labels = getattr(dataset, "labels", None)
@@ -192,30 +67,6 @@ def dataset_labels(dataset: Dataset) -> Tensor:
     if len(labels) != len(dataset):
         raise ValueError(f"dataset.labels has {len(labels)} rows for {len(dataset)} items; give one label per item")
     return labels.float() if labels.dim() == 2 else labels.long()
-
-
-@torch.no_grad()
-def map_dataset(model: torch.nn.Module, dataset: Dataset, fn: Callable[[torch.nn.Module, Tensor], Tensor],
-                batch_size: int = 64, device: str | torch.device | None = None,
-                indices: Tensor | None = None) -> list[Tensor]:
-    """``fn(model, images)`` for each batch of ``dataset`` (or its ``indices``) in order, as float32 CPU tensors; in
-    eval mode and without gradients, the model's mode restored afterwards."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    indices = torch.arange(len(dataset)) if indices is None else torch.as_tensor(indices)
-    loader = DataLoader(_Positions(dataset, indices, torch.zeros(len(dataset))), batch_size=batch_size, shuffle=False)
-    was_training = model.training
-    model.eval()
-    try:
-        return [fn(model, images.to(device)).float().cpu() for images, _, _ in loader]
-    finally:
-        model.train(was_training)
-
-
-def encode_dataset(model: torch.nn.Module, dataset: Dataset, batch_size: int = 64,
-                   device: str | torch.device | None = None, indices: Tensor | None = None) -> Tensor:
-    """tanh codes (n, k) on the CPU for ``dataset`` (or its ``indices``), in eval mode and without gradients."""
-    codes = map_dataset(model, dataset, lambda net, images: net.encode(images), batch_size, device, indices)
-    return torch.cat(codes) if codes else torch.zeros(0, model.bits)
 
 
 def split_validation(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
@@ -249,40 +100,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _rng_state(sampler: np.random.Generator, shuffle: torch.Generator) -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-             "sampler": sampler.bit_generator.state, "shuffle": shuffle.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict, sampler: np.random.Generator, shuffle: torch.Generator) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    sampler.bit_generator.state = state["sampler"]
-    shuffle.set_state(state["shuffle"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def write_history(history: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(history, indent=1))
-    os.replace(tmp, path)
-
-
-def _cpu_state(model: torch.nn.Module) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
 def _check_finite(terms: dict[str, Tensor], total: Tensor, iteration: int) -> None:
     for name, value in {**terms, "total": total}.items():
         if not torch.isfinite(value.detach()).all():
@@ -292,8 +109,8 @@ def _check_finite(terms: dict[str, Tensor], total: Tensor, iteration: int) -> No
             )
 
 
-class _Trainer:
-    """State of one run: the pieces a checkpoint must hold to resume exactly."""
+class Trainer:
+    """State of one run: the pieces a checkpoint must hold to resume exactly (``train`` is the entry point)."""
 
     def __init__(self, model, dataset, config: TrainConfig, checkpoint_dir, verbose: bool):
         self.model, self.dataset, self.config, self.verbose = model, dataset, config, verbose
@@ -339,6 +156,7 @@ class _Trainer:
         return self.checkpoint_dir / CHECKPOINT_NAME if self.checkpoint_dir else None
 
     def resume(self) -> None:
+        """Continue from the checkpoint in ``checkpoint_dir`` when there is one (written for the same config)."""
         path = self.checkpoint_path()
         if path is None or not path.exists():
             return
@@ -352,18 +170,19 @@ class _Trainer:
         self.history, self.start = saved["history"], saved["iteration"]
         self.elapsed_before = saved["elapsed_s"]
         self.best = saved["best"]
-        _restore_rng(saved["rng"], self.sampler, self.shuffle)
+        restore_rng(saved["rng"], self.sampler, self.shuffle)
 
     def save(self, iteration: int, elapsed: float) -> None:
+        """The checkpoint after outer iteration ``iteration`` and ``history.json`` next to it."""
         path = self.checkpoint_path()
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        _save_atomic({"config": self.config.key_dict(), "iteration": iteration, "model": _cpu_state(self.model),
-                      "optimizer": self.optimizer.state_dict(),
-                      "B": self.B.cpu() if self.B is not None else None, "history": self.history,
-                      "elapsed_s": elapsed, "best": self.best,
-                      "rng": _rng_state(self.sampler, self.shuffle)}, path)
+        save_atomic({"config": self.config.key_dict(), "iteration": iteration, "model": cpu_state(self.model),
+                     "optimizer": self.optimizer.state_dict(),
+                     "B": self.B.cpu() if self.B is not None else None, "history": self.history,
+                     "elapsed_s": elapsed, "best": self.best,
+                     "rng": rng_state(self.sampler, self.shuffle)}, path)
         write_history(self.history, path.parent / HISTORY_NAME)
 
     def lr_at(self, iteration: int) -> float:
@@ -371,6 +190,7 @@ class _Trainer:
         return self.config.lr * decay
 
     def outer_iteration(self, t: int) -> dict:
+        """Steps 1-3 of the module docstring for outer iteration ``t`` (0-based); returns its history record."""
         cfg, model = self.config, self.model
         n_db = len(self.db_indices)
         omega = torch.from_numpy(np.sort(self.sampler.choice(n_db, size=min(cfg.n_samples, n_db), replace=False)))
@@ -416,19 +236,20 @@ class _Trainer:
         return {"iteration": t + 1, "lr": lr, **{name: value / batches for name, value in sums.items()}}
 
     def encoded_database(self) -> Tensor:
-        return binary(encode_dataset(self.model, self.dataset, self.config.eval_batch_size, self.device,
-                                     self.db_indices))
+        """+-1 codes of the database items by the current network (the B of methods without learned codes)."""
+        codes = encode_dataset(self.model, self.dataset, self.config.eval_batch_size, self.device, self.db_indices)
+        return binary(codes, "encoded database codes")
 
     def validate(self) -> tuple[float, Tensor]:
         """(validation mAP, the database codes it ranked against: B, or the encoded database)."""
         cfg = self.config
-        q = binary(encode_dataset(self.model, self.dataset, cfg.eval_batch_size, self.device, self.val_indices))
+        queries = encode_dataset(self.model, self.dataset, cfg.eval_batch_size, self.device, self.val_indices)
+        q = binary(queries, "validation query codes")
         db = self.B.cpu() if self.asymmetric and cfg.db_codes == "learned" else self.encoded_database()
         return mean_average_precision(q, db, self.labels[self.val_indices], self.db_labels), db
 
-    def run(self, callback: Callable[[int, list[dict]], None] | None) -> TrainResult:
-        from tqdm.auto import tqdm
-
+    def run(self, callback: Callback | None) -> TrainResult:
+        """Resume when a checkpoint exists, train the remaining outer iterations, return the kept model."""
         cfg = self.config
         self.resume()
         session_start = time.perf_counter()
@@ -440,7 +261,7 @@ class _Trainer:
             if len(self.val_indices) and ((t + 1) % cfg.eval_every == 0 or last):
                 record["val_map"], db = self.validate()
                 if self.best["val_map"] is None or record["val_map"] > self.best["val_map"]:
-                    self.best = {"iteration": t + 1, "val_map": record["val_map"], "state": _cpu_state(self.model),
+                    self.best = {"iteration": t + 1, "val_map": record["val_map"], "state": cpu_state(self.model),
                                  "B": self.B.cpu().clone() if self.asymmetric else db}
             elapsed = self.elapsed_before + time.perf_counter() - session_start
             record["elapsed_s"] = elapsed
@@ -453,6 +274,7 @@ class _Trainer:
         return self.result()
 
     def result(self) -> TrainResult:
+        """The best-on-validation state (the last one without validation) in eval mode, with its database codes."""
         if self.best["state"] is not None:
             self.model.load_state_dict(self.best["state"])
             codes = self.best["B"]
@@ -465,7 +287,7 @@ class _Trainer:
 
 def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None = None,
           checkpoint_dir: str | os.PathLike | None = None, verbose: bool = True,
-          callback: Callable[[int, list[dict]], None] | None = None) -> TrainResult:
+          callback: Callback | None = None) -> TrainResult:
     """Train ``model`` on ``dataset`` (its training split) with the asymmetric scheme, or with ``model.loss`` for
     models with ``asymmetric = False``; see the module docstring.
 
@@ -474,15 +296,7 @@ def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None =
     outer iteration's checkpoint. Returns the best-on-validation model (eval mode) and its database codes.
     """
     config = config or TrainConfig()
-    return _Trainer(model, dataset, config, checkpoint_dir, verbose).run(callback)
+    return Trainer(model, dataset, config, checkpoint_dir, verbose).run(callback)
 
 
-def load_or_train(config: TrainConfig, cache_dir=None, **kwargs) -> TrainResult:
-    """``a2lib.cache.load_or_train``: the cached result for ``config`` or a freshly trained (and cached) one."""
-    from .cache import load_or_train as cached
-
-    return cached(config, cache_dir=cache_dir, **kwargs)
-
-
-__all__ = ["DB_CODES", "TrainConfig", "TrainResult", "binary", "dataset_labels", "encode_dataset", "load_or_train",
-           "map_dataset", "split_validation", "train", "write_history"]
+__all__ = ["Trainer", "dataset_labels", "split_validation", "train"]

@@ -3,7 +3,8 @@
 A profile (``a2lib/profiles/<name>.yaml`` or any YAML path) sets every notebook's parameters. The runner checks the
 whole request before anything runs (profile, ``--only`` entries, every injected parameter against the notebook's
 ``parameters`` cell), executes the notebooks in order into ``runs/<profile>/``, stops at the first failure with the
-failing cell's source and error, and ends with one table of the numbers in ``results/<profile>/*.json``.
+failing cell's source and error, and ends with one table of the numbers this run wrote to
+``results/<profile>/*.json`` (numbers of earlier runs or failed notebooks listed apart, marked stale).
 """
 from __future__ import annotations
 
@@ -14,36 +15,25 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
-
-import yaml
+from typing import Any, Iterator, Sequence
 
 from . import paths
-from .results import write_summary
+from .errors import WorkbookError
+from .profiles import PROFILES, Profile, load_profile
+from .results import FAILED, OK, RUN_ENV, new_run_id, write_summary
 
-PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-PROFILES = ("smoke", "quick", "full")
-RUNNER_PARAMETERS = ("profile", "device")
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
-SHARED_PREFIX = "x-"
-"""Top-level profile keys starting with this hold YAML anchors shared by several notebooks (``x-birds: &birds``)."""
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+PREFIX_LENGTH = 2
+"""A notebook is named ``NN_name.ipynb``; ``--only`` accepts the ``NN`` prefix or the full stem."""
 
 
-class WorkbookError(Exception):
-    """A bad request to the runner (unknown profile, notebook or parameter); the message lists the valid choices."""
-
-
-@dataclass
-class Profile:
-    """A profile file: parameters for every notebook, and the default device."""
-
-    name: str
-    description: str = ""
-    device: str = "auto"
-    notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+class NotebookFailed(Exception):
+    """A notebook of the batch raised; ``run`` has reported the failing cell, the batch stopped there."""
 
 
 @dataclass
@@ -56,51 +46,29 @@ class NotebookRun:
     ok: bool
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """Read a profile by name (``smoke``, ``quick``, ``full``) or from a YAML path."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        if name_or_path not in PROFILES:
-            raise WorkbookError(
-                f"unknown profile {name_or_path!r}; choose one of {', '.join(PROFILES)} (or give a .yaml path)"
-            )
-        path = PROFILE_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise WorkbookError(f"profile file {path} does not exist; built-in profiles: {', '.join(PROFILES)}")
-    spec = yaml.safe_load(path.read_text()) or {}
-    unknown = {key for key in spec if not key.startswith(SHARED_PREFIX)} - {"name", "description", "device", "notebooks"}
-    if unknown:
-        raise WorkbookError(
-            f"profile {path} has unknown keys {sorted(unknown)}; allowed: name, description, device, notebooks, "
-            f"and '{SHARED_PREFIX}*' blocks for shared YAML anchors"
-        )
-    return Profile(
-        name=spec.get("name", path.stem),
-        description=spec.get("description", ""),
-        device=spec.get("device", "auto"),
-        notebooks={k: dict(v or {}) for k, v in (spec.get("notebooks") or {}).items()},
-    )
-
-
 def discover_notebooks(folder: Path) -> list[Path]:
     """The workbook's notebooks in order: ``NN_name.ipynb`` files of ``folder``, sorted by name."""
     if not folder.is_dir():
         raise WorkbookError(f"notebook folder {folder} does not exist; pass --notebooks DIR")
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if not p.name.endswith("-checkpoint.ipynb"))
+    found = sorted(p for p in folder.glob(NOTEBOOK_GLOB) if not p.name.endswith("-checkpoint.ipynb"))
     if not found:
         raise WorkbookError(f"no notebooks named NN_name.ipynb in {folder}")
     return found
 
 
 def select_notebooks(notebooks: list[Path], only: Sequence[str] | None) -> list[Path]:
-    """Keep the notebooks named in ``only`` (number prefix like ``01`` or full stem), in workbook order."""
-    if not only:
+    """Keep the notebooks named in ``only`` (number prefix like ``01`` or full stem), in workbook order;
+    ``None`` keeps all. An ``only`` that names no notebook (``--only ''`` or ``--only ,``) is an error."""
+    if only is None:
         return notebooks
-    valid = {p.stem: p for p in notebooks} | {p.stem[:2]: p for p in notebooks}
+    valid = {p.stem: p for p in notebooks} | {p.stem[:PREFIX_LENGTH]: p for p in notebooks}
+    choices = ", ".join(f"{p.stem[:PREFIX_LENGTH]} ({p.stem})" for p in notebooks)
     wanted = [entry.strip() for entry in only if entry.strip()]
+    if not wanted:
+        raise WorkbookError(f"--only names no notebook ({','.join(only)!r}); omit it to run all, or name some of: "
+                            f"{choices}")
     unknown = [entry for entry in wanted if entry not in valid]
     if unknown:
-        choices = ", ".join(p.stem[:2] + " (" + p.stem + ")" for p in notebooks)
         raise WorkbookError(f"unknown --only entry {', '.join(unknown)}; valid: {choices}")
     chosen = {valid[entry] for entry in wanted}
     return [p for p in notebooks if p in chosen]
@@ -144,7 +112,7 @@ def plan_parameters(
 
 def resolve_device(requested: str, profile: Profile) -> str:
     """Pick the device (``auto`` says what it chose); warn when the ``full`` profile would run on a CPU."""
-    from .device import select_device
+    from ..device import select_device
 
     try:
         device = select_device(requested)
@@ -183,6 +151,20 @@ def ensure_kernel() -> str:
     return name
 
 
+@contextmanager
+def _run_id(run: str) -> Iterator[None]:
+    """Set ``$A2LIB_RUN`` for the kernels of this batch, and restore it afterwards."""
+    before = os.environ.get(RUN_ENV)
+    os.environ[RUN_ENV] = run
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = before
+
+
 def _report_failure(name: str, output: Path, err: Exception) -> None:
     from papermill.exceptions import PapermillExecutionError
 
@@ -204,12 +186,15 @@ def run(
     notebooks_dir: Path | None = None,
     log_output: bool = False,
 ) -> list[NotebookRun]:
-    """Execute the selected notebooks of ``profile`` in order; return one record per notebook attempted."""
+    """Execute the selected notebooks of ``profile`` in order; return one record per notebook attempted.
+
+    A bad request raises ``WorkbookError`` before anything runs; a failing notebook ends the batch with
+    ``NotebookFailed`` after its cell is reported and the summary is written (the failure marked)."""
     import papermill
     from tqdm.auto import tqdm
 
     prof = load_profile(profile)
-    folder = Path(notebooks_dir) if notebooks_dir else paths.project_root() / "notebooks"
+    folder = Path(notebooks_dir) if notebooks_dir else paths.notebooks_dir()
     workbook = discover_notebooks(folder)
     chosen = select_notebooks(workbook, only)
     requested = device or prof.device
@@ -217,46 +202,49 @@ def run(
     resolved = resolve_device(requested, prof)
     for params in plan.values():
         params["device"] = resolved
+    paths.activate()
     kernel = ensure_kernel()
     out_dir = paths.runs_dir(prof.name)
-    os.environ.setdefault(paths.ROOT_ENV, str(paths.project_root()))
+    run_id = new_run_id()
 
     records: list[NotebookRun] = []
     bar = tqdm(plan.items(), desc=f"profile {prof.name}", unit="notebook", position=0)
-    for path, params in bar:
-        bar.set_postfix_str(path.stem)
-        output = out_dir / path.name
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(path), str(output), parameters=params, kernel_name=kernel, cwd=str(path.parent),
-                progress_bar={"desc": path.stem, "leave": False, "position": 1}, log_output=log_output,
-                start_timeout=KERNEL_START_TIMEOUT_S,
-            )
-        except Exception as err:  # papermill raises its own and the kernel's errors; all end the batch
-            records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
-            bar.close()
-            _report_failure(path.stem, output, err)
-            _print_timings(records, out_dir)
-            raise
-        records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
-        tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
+    with _run_id(run_id):
+        for path, params in bar:
+            bar.set_postfix_str(path.stem)
+            output = out_dir / path.name
+            start = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(path), str(output), parameters=params, kernel_name=kernel, cwd=str(path.parent),
+                    progress_bar={"desc": path.stem, "leave": False, "position": 1}, log_output=log_output,
+                    start_timeout=KERNEL_START_TIMEOUT_S,
+                )
+            except Exception as err:  # papermill raises its own and the kernel's errors; all end the batch
+                records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
+                bar.close()
+                _report_failure(path.stem, output, err)
+                _finish(records, out_dir, prof.name, run_id)
+                raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
+            records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
+            tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
     bar.close()
-    _print_timings(records, out_dir)
-    table, summary = write_summary(prof.name)
-    print(table)
-    print(f"summary written to {summary}")
+    _finish(records, out_dir, prof.name, run_id)
     return records
 
 
-def _print_timings(records: list[NotebookRun], out_dir: Path) -> None:
+def _finish(records: list[NotebookRun], out_dir: Path, profile: str, run_id: str) -> None:
+    """Print and save the timings, then write and print the summary of this run's results."""
     total = sum(r.seconds for r in records)
     print("\n| notebook | status | wall time (s) |\n|---|---|---|")
     for r in records:
-        print(f"| {r.name} | {'ok' if r.ok else 'FAILED'} | {r.seconds:.1f} |")
+        print(f"| {r.name} | {OK if r.ok else FAILED} | {r.seconds:.1f} |")
     print(f"| total | | {total:.1f} |\n")
     timings = {r.name: {"seconds": round(r.seconds, 2), "ok": r.ok} for r in records}
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2))
+    table, summary = write_summary(profile, run_id, {r.name: OK if r.ok else FAILED for r in records})
+    print(table)
+    print(f"summary written to {summary}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,20 +254,26 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} or a YAML path (default quick)")
     run_p.add_argument("--only", default=None, help="comma-separated notebooks, e.g. 01,03")
     run_p.add_argument("--device", default=None, help="auto | cpu | cuda (default: the profile's, usually auto)")
-    run_p.add_argument("--notebooks", default=None, type=Path, help="notebook folder (default: ./notebooks)")
+    run_p.add_argument("--notebooks", default=None, type=Path,
+                       help="notebook folder (default: the workbook's notebooks/, see A2LIB_ROOT)")
     run_p.add_argument("--log-output", action="store_true", help="stream the notebooks' output to the terminal")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point of ``a2lib`` and ``python -m a2lib``."""
+    """Command-line entry point of ``a2lib`` and ``python -m a2lib``: 0 done, 1 a notebook failed (reported
+    above), 2 a bad request (one line on stderr, nothing ran)."""
     args = build_parser().parse_args(argv)
-    only = args.only.split(",") if args.only else None
+    only = None if args.only is None else args.only.split(",")
     try:
         run(args.profile, only=only, device=args.device, notebooks_dir=args.notebooks, log_output=args.log_output)
     except WorkbookError as err:
         print(f"a2lib: error: {err}", file=sys.stderr)
         return 2
-    except Exception:  # the failure was reported by run(); the exit status says it failed
+    except NotebookFailed:
         return 1
     return 0
+
+
+__all__ = ["NotebookFailed", "NotebookRun", "build_parser", "discover_notebooks", "ensure_kernel", "main",
+           "notebook_parameters", "plan_parameters", "resolve_device", "run", "select_notebooks"]

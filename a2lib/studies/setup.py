@@ -1,0 +1,233 @@
+"""``Study``: the typed setup shared by a study's notebooks (a profile block's ``study`` entry), and the one way
+configs are built from it.
+
+A study names a recipe (``a2lib.recipes``: backbone, model options, training numbers) and overrides what it must;
+every TrainConfig of a study comes from ``Study.config``, so notebooks that reuse a model (02-05 reuse Table 2's)
+build the same config and hit the same cache entry; a switched-off component (``options``), another η, seed or
+training variant is the only difference between two configs. ITQ/SDH are not trained but fitted on the pooled
+features of a network (``fit_shallow``); ``Study.train`` hides the difference.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.data import Dataset, Subset
+
+from .. import recipes, shallow
+from ..data import load
+from ..losses import LossWeights
+from ..models import build, build_backbone, list_models
+from ..train import TrainConfig, TrainResult, load_dataset, load_or_train
+
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+"""The profiles shipped with the package (``<name>.yaml``)."""
+SHALLOW_METHODS = ("itq", "sdh")
+"""Fitted on the pooled backbone features of a network (``a2lib.shallow``), not trained by ``a2lib.train``."""
+SHALLOW_FEATURES = ("trained", "pretrained")
+"""Whose features ITQ/SDH hash: the trained BASELINE network of the same bits (the CPU profiles: no ImageNet weights
+offline), or the untrained backbone with its default (ImageNet) weights, as the paper's CNN features."""
+SHALLOW_REFERENCE = "baseline"
+"""The deep method whose network (and database split) ITQ/SDH use."""
+CLASS_AWARE_METHODS = ("csq", "orthocos")
+"""Methods that need ``num_classes`` (hash centres / class codes); ``Study.config`` fills it from the data set."""
+IMAGE_SIZE_METHODS = ("a2net", "a2net++")
+"""Methods whose image decoder is built for an ``image_size`` (default: the backbone's); ``Study.config`` sets it to
+the data's when the two differ (the dominoes are 64x32 against the small backbone's 64x64)."""
+VARIANT_FLAVOUR = "blanked"
+"""Flavour of a dominoes training ``variant`` other than "both": the other block blanked (notebook 01's reference
+model, trained on the complex block alone)."""
+SET_BY_STUDY = ("dataset", "dataset_options", "model", "model_options", "bits", "backbone", "loss_weights", "seed",
+                "device")
+"""TrainConfig fields the study sets itself; ``train_options`` holds (some of) the others."""
+
+
+def _train_option_names() -> list[str]:
+    return sorted(f.name for f in dataclasses.fields(TrainConfig) if f.name not in SET_BY_STUDY)
+
+
+def _check_train_options(options: dict, where: str) -> None:
+    unknown = sorted(set(options) - set(_train_option_names()))
+    if unknown:
+        raise ValueError(f"{where} has unknown key(s) {unknown}; valid TrainConfig options: "
+                         f"{', '.join(_train_option_names())}")
+
+
+@dataclass(frozen=True)
+class Study:
+    """The shared values of a study: data, recipe, backbone, per-method model options, training schedule, seed,
+    device.
+
+    ``recipe`` names an ``a2lib.recipes`` recipe; it gives the backbone, model options and training options, and the
+    study's own fields override it (``model_options`` per method and key, ``train_options`` per key); the merged
+    values are the study's fields from then on. Without a recipe, ``backbone`` is required. ``model_options`` maps a method name to that model's options (``{'a2net++': {'code_dim': 256}}``); ``eta`` is η
+    of Eq. (15) (None: the paper's 0.1); ``shallow_features`` says whose features ITQ/SDH hash (``SHALLOW_FEATURES``).
+    """
+
+    dataset: str
+    backbone: str | None = None
+    recipe: str | None = None
+    dataset_options: dict = field(default_factory=dict)
+    model_options: dict = field(default_factory=dict)
+    train_options: dict = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"
+    eta: float | None = None
+    shallow_features: str = "trained"
+
+    def __post_init__(self):
+        for name in ("dataset_options", "model_options", "train_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"Study.{name} must be a dict, got {getattr(self, name)!r}")
+        if not all(isinstance(v, dict) for v in self.model_options.values()):
+            raise ValueError("Study.model_options must map a method name to a dict of that model's options, "
+                             "e.g. {'a2net++': {'code_dim': 256}}")
+        self._apply_recipe()
+        unknown = sorted(set(self.model_options) - set(list_models()))
+        if unknown:
+            raise ValueError(f"Study.model_options has unknown method(s) {unknown}; valid: {', '.join(list_models())}")
+        _check_train_options(self.train_options, "Study.train_options")
+        if self.shallow_features not in SHALLOW_FEATURES:
+            raise ValueError(f"Study.shallow_features must be one of {', '.join(SHALLOW_FEATURES)}, "
+                             f"got {self.shallow_features!r}")
+
+    def _apply_recipe(self) -> None:
+        """Merge the recipe under the study's own values (frozen dataclass: set once, here)."""
+        if self.recipe is not None:
+            recipe = recipes.get(self.recipe)
+            methods = dict.fromkeys([*recipe.model_options, *self.model_options])
+            merged = {m: {**recipe.options_for(m), **self.model_options.get(m, {})} for m in methods}
+            object.__setattr__(self, "backbone", self.backbone or recipe.backbone)
+            object.__setattr__(self, "model_options", merged)
+            object.__setattr__(self, "train_options", {**copy.deepcopy(recipe.train_options), **self.train_options})
+        if self.backbone is None:
+            raise ValueError(f"Study needs a backbone or a recipe (one of {', '.join(recipes.RECIPES)})")
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        """The names a study block may hold."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Study":
+        """A study from a dict of ``Study.fields()``; any other key is an error naming the valid ones."""
+        unknown = sorted(set(values) - set(cls.fields()))
+        if unknown:
+            raise ValueError(f"unknown study key(s) {unknown}; valid keys: {', '.join(cls.fields())}")
+        return cls(**copy.deepcopy(values))
+
+    @classmethod
+    def from_profile(cls, name_or_path: str | Path, notebook: str, **overrides) -> "Study":
+        """The study of ``notebook``'s block in a profile (a name under ``PROFILE_DIR`` or a .yaml path): the
+        block's ``study`` entry; ``device`` defaults to the profile's; ``overrides`` (e.g. ``device=...``) win."""
+        path = Path(name_or_path)
+        if path.suffix not in (".yaml", ".yml"):
+            path = PROFILE_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            shipped = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+            raise ValueError(f"profile {name_or_path!r} not found ({path}); choose one of {shipped} or a .yaml path")
+        spec = yaml.safe_load(path.read_text()) or {}
+        blocks = spec.get("notebooks") or {}
+        if notebook not in blocks:
+            raise ValueError(f"profile {path} has no block for notebook {notebook!r}; it has {', '.join(blocks)}")
+        values = dict((blocks[notebook] or {}).get("study") or {})
+        if "device" in spec:
+            values.setdefault("device", spec["device"])
+        missing = [key for key in ("dataset",) if key not in {**values, **overrides}]
+        if missing:
+            raise ValueError(f"profile {path}, notebook {notebook!r}: the block's 'study' entry lacks {missing}; "
+                             "add them to it or pass them as keyword arguments")
+        return cls.from_dict({**values, **overrides})
+
+    def replace(self, **changes) -> "Study":
+        """This study with some fields changed (e.g. another data set and its options), validated again. The recipe
+        is already merged in, so another recipe needs a new ``Study``."""
+        if changes.get("recipe", self.recipe) != self.recipe:
+            raise ValueError("Study.replace cannot change the recipe (its values are merged in); build a new Study")
+        return self.from_dict({**dataclasses.asdict(self), **changes})
+
+    def load(self, split: str, **options) -> Dataset:
+        """The study's data set ``split`` ("train" or "test"); ``options`` add to or override its options."""
+        return load(self.dataset, split, **{**self.dataset_options, **options})
+
+    @cached_property
+    def _decoder_image_size(self) -> tuple[int, int] | None:
+        """The data's image size when it differs from the backbone's default (what the decoder is built for)."""
+        data_size = tuple(int(side) for side in self.load("test")[0][0].shape[-2:])
+        default = tuple(build_backbone(self.backbone, pretrained=False).default_image_size)
+        return None if data_size == default else data_size
+
+    def config(self, method: str, bits: int, *, eta: float | None = None, seed: int | None = None,
+               options: dict | None = None, variant: str | None = None, **train_overrides) -> TrainConfig:
+        """The TrainConfig of ``method`` at ``bits``.
+
+        ``eta`` / ``seed`` override the study's; ``options`` override the method's model options (ablation
+        switches); ``variant`` trains on one dominoes block ("complex-only": the other ``VARIANT_FLAVOUR``;
+        None or "both": the data as is); ``train_overrides`` override ``train_options``. CSQ and OrthoCos get
+        ``num_classes`` from the training split, A²-Net(++) the data's ``image_size`` where it is not the backbone's
+        default, unless ``options`` set them. The same arguments always give the same config.
+        """
+        _check_train_options(train_overrides, f"Study.config({method!r}, {bits}) keyword arguments")
+        data_options = copy.deepcopy(self.dataset_options)
+        if variant not in (None, "both"):
+            data_options.update(variant=variant, flavour=VARIANT_FLAVOUR)
+        merged = copy.deepcopy({**self.model_options.get(method, {}), **(options or {})})
+        if method in CLASS_AWARE_METHODS and "num_classes" not in merged:
+            merged["num_classes"] = self.load("train").num_classes
+        if method in IMAGE_SIZE_METHODS and "image_size" not in merged and self._decoder_image_size is not None:
+            merged["image_size"] = self._decoder_image_size
+        eta = self.eta if eta is None else eta
+        weights = LossWeights() if eta is None else LossWeights(eta=eta)
+        return TrainConfig(dataset=self.dataset, dataset_options=data_options, model=method, model_options=merged,
+                           bits=bits, backbone=self.backbone, loss_weights=weights,
+                           seed=self.seed if seed is None else seed, device=self.device,
+                           **copy.deepcopy({**self.train_options, **train_overrides}))
+
+    def train(self, method: str, bits: int, **overrides) -> TrainResult:
+        """Any method at ``bits``: deep ones trained or loaded from the cache (``load_or_train``); ITQ/SDH fitted on
+        the features of the cached BASELINE of the same bits (``fit_shallow`` with ``shallow_features``).
+        ``overrides``: ``config``'s keyword arguments."""
+        if method in SHALLOW_METHODS:
+            reference = load_or_train(self.config(SHALLOW_REFERENCE, bits, **overrides))
+            return fit_shallow(method, bits, reference, load_dataset(reference.config, "train"),
+                               self.shallow_features)
+        return load_or_train(self.config(method, bits, **overrides))
+
+
+def fit_shallow(method: str, bits: int, reference: TrainResult, train_set: Dataset, features: str = "trained",
+                device=None) -> TrainResult:
+    """ITQ or SDH at ``bits`` on pooled backbone features, as a ``TrainResult`` over ``reference``'s database split.
+
+    ``features``: "trained" hashes the features of ``reference.model`` (the BASELINE of the same bits), "pretrained"
+    those of a fresh BASELINE network with the backbone's default weights (ImageNet for ResNet-50; seeded). Fitted
+    on the database items (SDH with their labels); the database codes are their codes.
+    """
+    if method not in SHALLOW_METHODS:
+        raise ValueError(f"unknown shallow method {method!r}; choose one of {', '.join(SHALLOW_METHODS)}")
+    if features not in SHALLOW_FEATURES:
+        raise ValueError(f"features must be one of {', '.join(SHALLOW_FEATURES)}, got {features!r}")
+    config = reference.config
+    if features == "trained":
+        network = reference.model
+    else:
+        torch.manual_seed(config.seed)
+        network = build(config.model, bits, backbone=config.backbone, **config.model_options)
+    network.to(device or next(reference.model.parameters()).device).eval()
+    database = Subset(train_set, reference.db_indices.tolist())
+    db_features = shallow.extract_features(network, database, config.eval_batch_size, device)
+    estimator = shallow.build(method, bits, seed=config.seed).fit(db_features, reference.db_labels)
+    model = shallow.ShallowHashModel(method, network, estimator)
+    shallow_config = dataclasses.replace(config, model=method, model_options={"features": features})
+    return TrainResult(model, estimator.encode(db_features), reference.db_indices, reference.val_indices,
+                       reference.db_labels, [], None, None, shallow_config)
+
+
+__all__ = [
+    "CLASS_AWARE_METHODS", "IMAGE_SIZE_METHODS", "PROFILE_DIR", "SHALLOW_FEATURES", "SHALLOW_METHODS", "Study",
+    "VARIANT_FLAVOUR", "fit_shallow",
+]

@@ -1,0 +1,85 @@
+"""Profiles: YAML files (``a2lib/profiles/<name>.yaml`` or any path) that set every notebook's parameters and the
+default device. ``smoke`` tests the pipeline in minutes, ``quick`` teaches on a CPU, ``full`` reproduces the paper."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import WorkbookError
+
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+PROFILES = ("smoke", "quick", "full")
+PROFILE_SUFFIXES = (".yaml", ".yml")
+PROFILE_KEYS = ("name", "description", "device", "notebooks")
+SHARED_PREFIX = "x-"
+"""Top-level profile keys starting with this hold YAML anchors shared by several notebooks (``x-birds: &birds``)."""
+
+
+@dataclass
+class Profile:
+    """A profile file: parameters for every notebook, and the default device."""
+
+    name: str
+    description: str = ""
+    device: str = "auto"
+    notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def profile_path(name_or_path: str) -> Path:
+    """The YAML file of a built-in profile name, or ``name_or_path`` itself when it ends in .yaml/.yml."""
+    path = Path(name_or_path)
+    if path.suffix not in PROFILE_SUFFIXES:
+        if name_or_path not in PROFILES:
+            raise WorkbookError(
+                f"unknown profile {name_or_path!r}; choose one of {', '.join(PROFILES)} (or give a .yaml path)"
+            )
+        path = PROFILE_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise WorkbookError(f"profile file {path} does not exist; built-in profiles: {', '.join(PROFILES)}")
+    return path
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line for a YAML error: its problem and where (PyYAML's own text spans several lines)."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(problem.split())
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Read a profile by name (``smoke``, ``quick``, ``full``) or from a YAML path; a file that is not valid YAML
+    or not a mapping of the allowed keys is a ``WorkbookError`` naming the file and the problem."""
+    path = profile_path(name_or_path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise WorkbookError(f"profile {path} is not valid YAML: {_yaml_problem(err)}") from err
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise WorkbookError(f"profile {path} must be a mapping of {', '.join(PROFILE_KEYS)}; "
+                            f"it holds a {type(spec).__name__}")
+    unknown = {key for key in spec if not str(key).startswith(SHARED_PREFIX)} - set(PROFILE_KEYS)
+    if unknown:
+        raise WorkbookError(
+            f"profile {path} has unknown keys {sorted(map(str, unknown))}; allowed: {', '.join(PROFILE_KEYS)}, "
+            f"and '{SHARED_PREFIX}*' blocks for shared YAML anchors"
+        )
+    notebooks = spec.get("notebooks") or {}
+    bad = [str(k) for k, v in (notebooks.items() if isinstance(notebooks, dict) else [])
+           if not isinstance(v, (dict, type(None)))]
+    if not isinstance(notebooks, dict) or bad:
+        raise WorkbookError(f"profile {path}: 'notebooks' must map each notebook name to a mapping of its "
+                            f"parameters" + (f" (not so for {', '.join(bad)})" if bad else ""))
+    return Profile(
+        name=spec.get("name", path.stem),
+        description=spec.get("description", ""),
+        device=spec.get("device", "auto"),
+        notebooks={str(k): dict(v or {}) for k, v in notebooks.items()},
+    )
+
+
+__all__ = ["PROFILES", "PROFILE_DIR", "Profile", "SHARED_PREFIX", "load_profile", "profile_path"]
