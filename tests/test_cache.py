@@ -1,13 +1,24 @@
-"""Content-addressed cache: trains once, loads after, never returns another config's entry, resumes a killed run."""
+"""Content-addressed cache: trains once, loads after, never returns another config's or another data's entry,
+resumes a killed run, recovers from a damaged entry."""
 import hashlib
 import json
+import os
+import shutil
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from a2lib.data import ArrayDataset, fingerprint
 from a2lib.train import cache
 from a2lib.train import TrainConfig, train
-from test_train import TinyHash, TinySet, tiny_config
+from test_train import SHAPE, TinyHash, TinySet, tiny_config
+
+
+def tiny_entry(config, cache_dir=None):
+    """The entry of ``config`` trained on the stand-in data ``TinySet()``."""
+    return cache.entry_dir(config, fingerprint(TinySet()), cache_dir)
 
 
 @pytest.fixture
@@ -38,9 +49,10 @@ def test_second_call_loads_without_training(tmp_path, stand_ins):
     assert first.history == second.history and first.best_iteration == second.best_iteration
     for key, value in first.model.state_dict().items():
         assert torch.equal(value, second.model.state_dict()[key])
-    entry = cache.entry_dir(config, tmp_path)
+    entry = tiny_entry(config, tmp_path)
     assert {p.name for p in entry.iterdir()} == {"config.json", "model.pt", "db_codes.pt", "history.json"}
     assert not entry.with_name(entry.name + ".partial").exists()
+    assert {p.name for p in tmp_path.iterdir()} == {entry.name, entry.name + ".lock"}  # no temporary left behind
 
 
 def test_key_covers_every_result_field_but_not_the_device():
@@ -52,31 +64,36 @@ def test_key_covers_every_result_field_but_not_the_device():
     weights = tiny_config().loss_weights
     weights.eta = 0.5
     assert cache.config_key(tiny_config(loss_weights=weights)) != cache.config_key(base)
+    assert cache.config_key(tiny_config(grad_diagnostic=False)) == cache.config_key(base)
+    assert cache.entry_key(base, "a" * 64) != cache.entry_key(base, "b" * 64)
 
 
-TINY_CANONICAL_JSON = (
-    '{"config":{"backbone":"none","batch_size":8,"bits":6,"dataset":"tiny","dataset_options":{},"db_codes":"learned",'
+TINY_CONFIG_JSON = (
+    '{"backbone":"none","batch_size":8,"bits":6,"dataset":"tiny","dataset_options":{},"db_codes":"learned",'
     '"dcc_sweeps":1,"eval_batch_size":64,"eval_every":1,"inner_epochs":2,"loss_weights":{"adsh_gamma":200.0,'
     '"alignment":1.0,"alpha":null,"beta":null,"diversity":1.0,"eta":0.1,"gamma":null,"lambda_":1.0},"lr":0.05,'
     '"lr_decay_at":2,"lr_decay_factor":0.1,"model":"tiny","model_options":{},"momentum":0.9,"n_samples":24,'
     '"optimizer":"sgd","outer_iterations":3,"seed":3,"similarity_reweight":true,"val_fraction":0.2,'
-    '"weight_decay":0.0001},"format":3}'
+    '"weight_decay":0.0001}'
 )
-"""tiny_config()'s canonical JSON written out by hand: sorted keys, no spaces, every result-defining field, format 3."""
+"""tiny_config()'s result-defining fields as canonical JSON written out by hand: sorted keys, no spaces."""
 
 
-def test_key_is_the_sha256_of_the_canonical_json_so_existing_entries_stay_valid():
-    config = tiny_config(device="cuda", num_workers=4)
-    assert cache.config_key(config) == hashlib.sha256(TINY_CANONICAL_JSON.encode()).hexdigest()
-    assert cache.config_key(config) == "e3668c9cadb1e3c07726fb9a19143727eec68f51ec8d45b2b1c54b0fba843019"  # pre-split
-    assert cache.entry_dir(config, "/c").name == cache.config_key(config)[: cache.KEY_LENGTH]
+def test_keys_are_the_sha256_of_the_canonical_json_with_format_4_and_the_data():
+    config = tiny_config(device="cuda", num_workers=4, grad_diagnostic=False)
+    data = "d" * 64
+    config_json = '{"config":' + TINY_CONFIG_JSON + ',"format":4}'
+    entry_json = '{"config":' + TINY_CONFIG_JSON + ',"data":"' + data + '","format":4}'
+    assert cache.config_key(config) == hashlib.sha256(config_json.encode()).hexdigest()
+    assert cache.entry_key(config, data) == hashlib.sha256(entry_json.encode()).hexdigest()
+    assert cache.entry_dir(config, data, "/c").name == cache.entry_key(config, data)[: cache.KEY_LENGTH]
 
 
 def test_default_cache_dir_is_the_user_cache_never_the_cwd(tmp_path, monkeypatch):
     monkeypatch.delenv("A2LIB_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
-    assert cache.entry_dir(tiny_config()).parent == tmp_path / "xdg" / "a2lib" / "models"
+    assert tiny_entry(tiny_config()).parent == tmp_path / "xdg" / "a2lib" / "models"
 
 
 def test_other_config_is_trained_not_returned(tmp_path, stand_ins):
@@ -88,7 +105,7 @@ def test_other_config_is_trained_not_returned(tmp_path, stand_ins):
 def test_tampered_entry_is_refused(tmp_path, stand_ins):
     config = tiny_config()
     cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
-    path = cache.entry_dir(config, tmp_path) / "config.json"
+    path = tiny_entry(config, tmp_path) / "config.json"
     stored = json.loads(path.read_text())
     stored["config"]["lr"] = 0.5
     path.write_text(json.dumps(stored))
@@ -100,7 +117,7 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch, stand_ins):
     monkeypatch.setenv("A2LIB_CACHE", str(tmp_path / "env-cache"))
     config = tiny_config(outer_iterations=1)
     cache.load_or_train(config, verbose=False)
-    assert (tmp_path / "env-cache" / cache.config_key(config)[: cache.KEY_LENGTH] / "model.pt").exists()
+    assert (tmp_path / "env-cache" / tiny_entry(config).name / "model.pt").exists()
 
 
 def test_killed_load_or_train_resumes_to_the_uninterrupted_result(tmp_path, stand_ins, monkeypatch):
@@ -116,7 +133,7 @@ def test_killed_load_or_train_resumes_to_the_uninterrupted_result(tmp_path, stan
     monkeypatch.setattr(cache, "train", killed_train)
     with pytest.raises(KeyboardInterrupt):
         cache.load_or_train(config, cache_dir=tmp_path / "b", verbose=False)
-    assert not cache.entry_dir(config, tmp_path / "b").exists()
+    assert not tiny_entry(config, tmp_path / "b").exists()
     monkeypatch.setattr(cache, "train", train)
     resumed = cache.load_or_train(config, cache_dir=tmp_path / "b", verbose=False)
     assert torch.equal(reference.db_codes, resumed.db_codes)
@@ -126,9 +143,9 @@ def test_killed_load_or_train_resumes_to_the_uninterrupted_result(tmp_path, stan
 def test_config_json_round_trips_to_the_same_key(tmp_path, stand_ins):
     config = tiny_config()
     cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
-    stored = json.loads((cache.entry_dir(config, tmp_path) / "config.json").read_text())
+    stored = json.loads((tiny_entry(config, tmp_path) / "config.json").read_text())
     again = TrainConfig.from_dict(stored["config"])
-    assert cache.config_key(again) == cache.config_key(config)
+    assert cache.config_key(again) == cache.config_key(config) and stored["data"] == fingerprint(TinySet())
 
 
 BIRDS_OPTIONS = {"n_train": 160, "n_test": 40, "size": 32}
@@ -156,7 +173,7 @@ def test_small_a2net_trains_on_synth_birds_through_load_or_train(tmp_path, monke
     train_set, test_set = _synth_birds_or_skip(tmp_path / "data")
     config = TrainConfig(dataset="synth-birds", dataset_options=BIRDS_OPTIONS, model="a2net", bits=12,
                          backbone="small", outer_iterations=2, n_samples=32, inner_epochs=1, batch_size=16, lr=0.01,
-                         lr_decay_at=1, val_fraction=0.1, eval_every=1, device="cpu")
+                         lr_decay_at=1, val_fraction=0.0, eval_every=1, device="cpu")  # 60 classes of 2-3 items
     result = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=tmp_path / "data", verbose=False)
     again = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=tmp_path / "data", verbose=False)
     assert torch.equal(result.db_codes, again.db_codes) and len(result.history) == 2
@@ -165,3 +182,177 @@ def test_small_a2net_trains_on_synth_birds_through_load_or_train(tmp_path, monke
     assert 0.0 < value <= 1.0
     ndcg = ndcg_at_k(q, result.db_codes, test_set.attributes, train_set.attributes[result.db_indices], 10)
     assert 0.0 < ndcg <= 1.0
+
+
+@pytest.fixture
+def tiny_model(monkeypatch):
+    """load_or_train builds the tiny stand-in model (3x4x4 images) and counts trainings; the data is real."""
+    calls = {"train": 0}
+
+    def counting_train(*args, **kwargs):
+        calls["train"] += 1
+        return train(*args, **kwargs)
+
+    def fake_build(config):
+        torch.manual_seed(config.seed)
+        return TinyHash(config.bits)
+
+    monkeypatch.setattr(cache, "build_model", fake_build)
+    monkeypatch.setattr(cache, "train", counting_train)
+    return calls
+
+
+def _image_folder(root, seed, classes=2, per_class=6):
+    """``root/<class>/<i>.png``: 4x4 RGB images of class-dependent brightness plus seeded noise."""
+    rng = np.random.default_rng(seed)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = np.clip(60 + 120 * c + rng.integers(-40, 40, size=(*SHAPE[1:], SHAPE[0])), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+def folder_config(**overrides):
+    return tiny_config(dataset="folder", dataset_options={"profile": "smoke"}, outer_iterations=2, val_fraction=0.0,
+                       **overrides)
+
+
+def test_another_folder_root_with_other_files_is_another_entry_and_trains(tmp_path, tiny_model):
+    """Issue 18.1: the same config on another data root used to return the first root's model and codes."""
+    config = folder_config()
+    first = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=_image_folder(tmp_path / "a", 1),
+                                verbose=False)
+    other = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=_image_folder(tmp_path / "b", 2),
+                                verbose=False)
+    assert tiny_model["train"] == 2 and first.data_fingerprint != other.data_fingerprint
+    assert not torch.equal(first.db_codes, other.db_codes)
+    again = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=tmp_path / "b", verbose=False)
+    assert tiny_model["train"] == 2 and torch.equal(again.db_codes, other.db_codes)
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 2
+
+
+def test_a_changed_image_file_retrains(tmp_path, tiny_model):
+    config = folder_config()
+    root = _image_folder(tmp_path / "a", 1)
+    first = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=root, verbose=False)
+    changed = root / "class1" / "3.png"
+    Image.fromarray(np.zeros((*SHAPE[1:], SHAPE[0]), dtype=np.uint8)).save(changed)
+    stat = changed.stat()
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later mtime even on coarse clocks
+    second = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=root, verbose=False)
+    assert tiny_model["train"] == 2 and second.data_fingerprint != first.data_fingerprint
+
+
+def test_the_same_files_at_two_roots_are_two_entries_by_design(tmp_path, tiny_model):
+    """Real sets are identified by their resolved root and files (no image is decoded): a copy elsewhere trains
+    once more (and gives the same codes, since the content is the same)."""
+    config = folder_config()
+    source = _image_folder(tmp_path / "a", 1)
+    shutil.copytree(source, tmp_path / "copy")  # copy2: same bytes, sizes and mtimes, another root
+    first = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=source, verbose=False)
+    copy = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=tmp_path / "copy", verbose=False)
+    assert tiny_model["train"] == 2 and first.data_fingerprint != copy.data_fingerprint
+    assert torch.equal(first.db_codes, copy.db_codes)
+
+
+def test_generated_data_at_two_roots_is_one_entry_by_content(tmp_path, monkeypatch):
+    """Embedded sets are identified by content: generated again at another data root, they load the entry."""
+    calls = {"train": 0}
+
+    def counting_train(*args, **kwargs):
+        calls["train"] += 1
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "train", counting_train)
+    config = TrainConfig(dataset="synth-birds", dataset_options={"n_train": 60, "n_test": 10, "size": 16},
+                         model="baseline", bits=8, backbone="small", outer_iterations=1, n_samples=16,
+                         inner_epochs=1, batch_size=8, val_fraction=0.0, device="cpu")
+    first = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=tmp_path / "a", verbose=False)
+    second = cache.load_or_train(config, cache_dir=tmp_path / "cache", data_root=tmp_path / "b", verbose=False)
+    assert (tmp_path / "b" / "synth-birds").is_dir() and calls["train"] == 1
+    assert torch.equal(first.db_codes, second.db_codes)
+
+
+def _arrays(seed, n=30):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    images = (40 + 60 * labels[:, None, None, None] + torch.randint(0, 40, (n, *SHAPE), generator=g)).to(torch.uint8)
+    return ArrayDataset(images, labels)
+
+
+def test_an_in_memory_dataset_is_cached_by_content_and_a_changed_one_retrains(tmp_path, tiny_model):
+    """Issue 20.2: ``dataset=`` trains on the object and keys the entry by its fingerprint; config.dataset is a
+    label."""
+    config = tiny_config(dataset="my arrays", outer_iterations=2, val_fraction=0.0)
+    data = _arrays(0)
+    first = cache.load_or_train(config, cache_dir=tmp_path, dataset=data, verbose=False)
+    again = cache.load_or_train(config, cache_dir=tmp_path, dataset=_arrays(0), verbose=False)
+    assert tiny_model["train"] == 1 and torch.equal(first.db_codes, again.db_codes)
+    assert first.data_fingerprint == fingerprint(data)
+    data.images_uint8[5, 0, 0, 0] += 1  # one pixel of the stored images
+    changed = cache.load_or_train(config, cache_dir=tmp_path, dataset=data, verbose=False)
+    assert tiny_model["train"] == 2 and changed.data_fingerprint != first.data_fingerprint
+    with pytest.raises(ValueError, match="not both"):
+        cache.load_or_train(config, cache_dir=tmp_path, dataset=data, data_root=tmp_path, verbose=False)
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("name", ["model.pt", "db_codes.pt", "config.json", "history.json"])
+def test_a_damaged_entry_is_reported_moved_aside_and_trained_again(tmp_path, stand_ins, name):
+    """Issue 18.6: a truncated file of an entry gave a raw torch/json error naming no file, on every later run."""
+    config = tiny_config()
+    reference = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    entry = tiny_entry(config, tmp_path)
+    _truncate(entry / name)
+    with pytest.warns(UserWarning, match=f"cache entry file {entry / name} cannot be read"):
+        result = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 2 and torch.equal(result.db_codes, reference.db_codes)
+    assert [h["loss"] for h in result.history] == [h["loss"] for h in reference.history]
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith(entry.name + ".corrupt-")]
+    assert len(aside) == 1 and (aside[0] / name).read_bytes() != (entry / name).read_bytes()
+    cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 2
+
+
+def test_a_damaged_checkpoint_is_reported_moved_aside_and_training_restarts(tmp_path, stand_ins, monkeypatch):
+    config = tiny_config()
+    reference = cache.load_or_train(config, cache_dir=tmp_path / "a", verbose=False)
+
+    def killed_train(*args, **kwargs):
+        def callback(done, history):
+            if done == 2:
+                raise KeyboardInterrupt("simulated kill")
+        return train(*args, callback=callback, **kwargs)
+
+    monkeypatch.setattr(cache, "train", killed_train)
+    with pytest.raises(KeyboardInterrupt):
+        cache.load_or_train(config, cache_dir=tmp_path / "b", verbose=False)
+    entry = tiny_entry(config, tmp_path / "b")
+    checkpoint = entry.with_name(entry.name + ".partial") / "checkpoint.pt"
+    _truncate(checkpoint)
+    monkeypatch.setattr(cache, "train", train)
+    with pytest.warns(UserWarning, match=f"checkpoint {checkpoint} cannot be read"):
+        result = cache.load_or_train(config, cache_dir=tmp_path / "b", verbose=False)
+    assert torch.equal(result.db_codes, reference.db_codes)
+    assert [h["loss"] for h in result.history] == [h["loss"] for h in reference.history]
+
+
+def test_writes_use_unique_temporary_names(tmp_path, monkeypatch):
+    """Issue 18.7: fixed names (``<key>.tmp``, ``checkpoint.pt.tmp``) let two writers overwrite each other's file."""
+    from a2lib.train import checkpoint
+
+    names = []
+    real_replace = os.replace
+    monkeypatch.setattr(checkpoint.os, "replace", lambda a, b: (names.append(os.path.basename(a)), real_replace(a, b)))
+    for _ in range(2):
+        checkpoint.save_atomic({"x": 1}, tmp_path / "checkpoint.pt")
+        checkpoint.write_history([{"iteration": 1}], tmp_path / "history.json")
+    assert len(set(names)) == 4 and all(n.endswith(".tmp") and n.count(".") >= 3 for n in names)
+    assert torch.load(tmp_path / "checkpoint.pt") == {"x": 1}
+    assert json.loads((tmp_path / "history.json").read_text()) == [{"iteration": 1}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json"]

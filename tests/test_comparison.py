@@ -152,3 +152,12 @@ def test_ndcg_references_class_oracle_is_perfect_when_attributes_follow_the_clas
     assert all(0 < value < 1 for value in random) and {r["bits"] for r in rows} == {cmp.REFERENCE_BITS}
     assert rows == cmp.ndcg_references(train, test, queries, db_indices, [3, 6], 16, 64, seed=0)
     assert rows != cmp.ndcg_references(train, test, queries, db_indices, [3, 6], 16, 64, seed=1)
+
+
+def test_ndcg_by_method_splits_method_curves_from_references():
+    rows = [{"method": "a2net", "bits": 12, "k": 5, "NDCG": 0.3}, {"method": "a2net", "bits": 12, "k": 10, "NDCG": 0.4},
+            {"method": "a2net", "bits": 48, "k": 5, "NDCG": 0.5},
+            {"method": "random codes", "bits": cmp.REFERENCE_BITS, "k": 5, "NDCG": 0.1}]
+    curves, references = cmp.ndcg_by_method(rows)
+    assert curves == {("a2net", 12): {5: 0.3, 10: 0.4}, ("a2net", 48): {5: 0.5}}
+    assert references == {"random codes": {5: 0.1}}

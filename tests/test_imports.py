@@ -172,7 +172,7 @@ for what, call in {"data.load": lambda: a2lib.data.load("folder", "train"),
     except FileNotFoundError as error:
         errors[what] = str(error)
 print(json.dumps({"data_root": str(folders.data_root()), "cache_root": str(folders.cache_root()),
-                  "entry_parent": str(cache.entry_dir(TrainConfig()).parent), "errors": errors}))
+                  "entry_parent": str(cache.entry_dir(TrainConfig(), "0" * 64).parent), "errors": errors}))
 """
 
 

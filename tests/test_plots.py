@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
+from a2lib.studies import paper  # noqa: E402
 from a2lib.workbook import plots  # noqa: E402
 
 
@@ -28,9 +29,10 @@ def _legend(ax_or_fig):
     return [t.get_text() for t in legend.get_texts()]
 
 
-def test_display_names_and_colours():
+def test_display_names_are_the_papers_and_colours_are_fixed():
+    assert plots.display_name is paper.display_name, "one map of method names: a2lib.studies.paper"
     assert plots.display_name("a2net++") == "A²-Net++" and plots.display_name("orthocos") == "OrthoCos+BN"
-    assert plots.display_name("new-method") == "new-method"
+    assert plots.display_name("baseline") == "ADSH" and plots.display_name("new-method") == "new-method"
     assert plots.method_color("a2net") != plots.method_color("baseline")
     assert plots.method_color("new-method") == plots.UNKNOWN_COLOR
 
@@ -44,7 +46,7 @@ def test_bar_with_ci_draws_one_bar_per_entry_with_its_interval():
     assert [b.get_height() for b in bars] == pytest.approx([0.4, 0.6, 0.7])
     assert [b.get_hatch() or "" for b in bars] == ["", "", "//"]
     assert bars[0].get_facecolor()[:3] == pytest.approx(plots.method_color("baseline"))
-    assert _ticks(ax) == ["BASELINE\ngradcam", "A²-Net++\ngradcam", "A²-Net++\nattention"]
+    assert _ticks(ax) == ["ADSH\ngradcam", "A²-Net++\ngradcam", "A²-Net++\nattention"]
     caps = [line for line in ax.lines if line.get_marker() == "_"]  # the error bars' caps: two per bar
     assert sorted(y for cap in caps for y in cap.get_ydata()) == pytest.approx(
         sorted([0.35, 0.45, 0.5, 0.7, 0.68, 0.72]))
@@ -77,7 +79,7 @@ def test_training_curves_one_panel_per_quantity_one_line_per_run():
     assert all(ax.get_xlabel() == "outer iteration" for ax in panels)
     assert list(panels[0].lines[0].get_xdata()) == [1, 2, 3]
     assert {line.get_linestyle() for line in panels[0].lines} == {"-", "--"}  # 12 and 48 bits
-    assert _legend(fig) == ["BASELINE, 12 bits", "BASELINE, 48 bits", "A²-Net, 12 bits", "A²-Net, 48 bits"]
+    assert _legend(fig) == ["ADSH, 12 bits", "ADSH, 48 bits", "A²-Net, 12 bits", "A²-Net, 48 bits"]
 
 
 def test_ndcg_curves_one_panel_per_bits_with_reference_lines():
@@ -99,7 +101,7 @@ def test_bit_attribute_heatmap_keeps_the_strongest_attributes_in_order():
           "baseline": np.array([[0.0, 0.0, 0.5, 0.1], [0.0, 0.0, 0.0, 0.0]])}
     fig = plots.bit_attribute_heatmap(mi, ["red", "wing", "beak", "tail"], max_attributes=3)
     panels = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title() for ax in panels] == ["A²-Net++", "BASELINE"]
+    assert [ax.get_title() for ax in panels] == ["A²-Net++", "ADSH"]
     assert _ticks(panels[0]) == ["wing", "beak", "tail"]  # 'red' (max 0.1) dropped, the order kept
     mesh = next(c for c in panels[0].collections if isinstance(c, QuadMesh))
     assert np.asarray(mesh.get_array()).reshape(2, 3) == pytest.approx(mi["a2net++"][:, 1:])
@@ -120,7 +122,7 @@ def test_query_time_plot_lines_per_method_and_stars_for_real_items():
     assert lines[2].get_linestyle() == "--"
     stars = [line for line in ax.lines if line.get_marker() == "*" and len(line.get_xdata())]
     assert len(stars) == 1 and stars[0].get_color() == lines[0].get_color()
-    assert _legend(ax) == ["linear scan", "HammingIndex", "faiss IndexBinaryFlat", "real items (holistic)"]
+    assert _legend(ax) == ["Linear", "Ours", "faiss-binary-flat", "real items (holistic)"]
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
     assert ax.get_xlabel() == "database size (items)"
 
@@ -135,6 +137,12 @@ def test_image_and_retrieval_grids():
     assert [t.get_text() for t in fig.axes[2].texts] == ["✗"]
     with pytest.raises(ValueError, match="2 queries"):
         plots.retrieval_grid(images[:1], [images[:2], images[2:4]], correct)
+
+
+def test_attribute_label_turns_keys_into_wrapped_words():
+    assert plots.attribute_label("has_wing_color::blue") == "wing blue"
+    assert plots.attribute_label("has_bill_shape::all-purpose", width=10) == "bill shape\nall-\npurpose"
+    assert plots.attribute_label("crest") == "crest"
 
 
 def test_to_display_rescales_normalised_images():

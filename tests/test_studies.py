@@ -1,15 +1,17 @@
-"""a2lib.studies.setup: ``Study`` builds the very configs the notebooks built before it (same cache keys), validates
-its block, and trains every method (ITQ/SDH through ``fit_shallow``)."""
+"""a2lib.studies.setup: ``Study`` builds the very configs the notebooks built before it (same cache keys) from a
+profile's ``study`` entry and its recipe, validates its block, and trains every method (ITQ/SDH through
+``fit_shallow``)."""
 import pytest
 import torch
+import yaml
 
-from a2lib import shallow
+from a2lib import recipes, shallow
 from a2lib.evaluate import mean_average_precision
 from a2lib.inference import binary, encode_dataset
 from a2lib.studies import Study
 from a2lib.studies import comparison as cmp
-from a2lib.studies.setup import fit_shallow
-from a2lib.train import TrainConfig, config_key
+from a2lib.studies.setup import PROFILE_DIR, fit_shallow
+from a2lib.train import RUNTIME_FIELDS, TrainConfig, config_key
 
 WEIGHTS = {"lambda_": 1.0, "alpha": None, "beta": None, "eta": 0.1, "gamma": None, "adsh_gamma": 200.0,
            "diversity": 1.0, "alignment": 1.0}
@@ -20,7 +22,8 @@ BIRDS = {"dataset": "synth-birds", "dataset_options": {}, "backbone": "small", "
          "device": "cpu", "num_workers": 0, "loss_weights": WEIGHTS}
 DOMINOES = {**BIRDS, "dataset": "synth-dominoes", "outer_iterations": 8, "inner_epochs": 3, "batch_size": 32,
             "lr_decay_at": 6, "eval_every": 2, "loss_weights": {**WEIGHTS, "eta": 0.5}}
-EXPECTED = {  # TrainConfig.to_dict() of comparison.method_config / notebook 01's config_for before a2lib.studies
+EXPECTED = {  # TrainConfig.to_dict() of comparison.method_config / notebook 01's config_for before a2lib.studies and
+    # the recipes: the quick profile restated every option then; it names the quick / quick-dominoes recipe now
     ("02_training", "baseline", 12, None): {**BIRDS, "model": "baseline", "model_options": {}, "bits": 12},
     ("02_training", "a2net++", 48, None): {**BIRDS, "model": "a2net++", "bits": 48, "model_options": {
         "num_maps": 12, "balance_parts": True, "decoder_channels": 64, "code_dim": 256, "decoder_downsample": 2}},
@@ -42,7 +45,9 @@ TINY = dict(dataset="synth-birds", dataset_options={"n_train": 120, "n_test": 60
 @pytest.mark.parametrize("notebook, method, bits, variant", list(EXPECTED))
 def test_quick_profile_configs_are_the_ones_the_notebooks_built(notebook, method, bits, variant):
     study = Study.from_profile("quick", notebook, device="cpu")
-    assert study.config(method, bits, variant=variant).to_dict() == EXPECTED[(notebook, method, bits, variant)]
+    defining = lambda values: {k: v for k, v in values.items() if k not in RUNTIME_FIELDS}  # what the cache key holds
+    assert defining(study.config(method, bits, variant=variant).to_dict()) == defining(
+        EXPECTED[(notebook, method, bits, variant)])
 
 
 def test_notebook_06s_hand_built_config_is_the_studys():
@@ -66,12 +71,55 @@ def test_block_validation_names_the_valid_keys():
         Study(**TINY).config("baseline", 12, backbone="resnet50")
     with pytest.raises(ValueError, match="shallow_features must be one of"):
         Study(**TINY, shallow_features="imagenet")
-    with pytest.raises(ValueError, match=r"lacks \['dataset', 'backbone'\]"):
-        Study.from_profile("smoke", "01_simplicity_bias")
+    with pytest.raises(ValueError, match="needs a backbone or a recipe"):
+        Study(dataset="synth-birds")
+    with pytest.raises(ValueError, match="unknown recipe 'fast'"):
+        Study(dataset="synth-birds", recipe="fast")
+    with pytest.raises(ValueError, match="cannot change the recipe"):
+        Study(**TINY).replace(recipe="quick")
     with pytest.raises(ValueError, match="no block for notebook"):
         Study.from_profile("quick", "07_missing")
     with pytest.raises(ValueError, match="profile 'nightly' not found"):
         Study.from_profile("nightly", "02_training")
+
+
+def test_from_profile_reads_the_blocks_study_entry(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({"device": "cpu", "notebooks": {
+        "02_training": {"study": {"dataset": "synth-birds", "recipe": "smoke", "seed": 3}, "bits_list": [12]},
+        "03_activation_maps": {"study": {"recipe": "smoke"}}}}))
+    study = Study.from_profile(path, "02_training")
+    assert (study.dataset, study.seed, study.device, study.backbone) == ("synth-birds", 3, "cpu", "small")
+    assert Study.from_profile(path, "02_training", device="cuda").device == "cuda"
+    with pytest.raises(ValueError, match=r"'study' entry lacks \['dataset'\]"):
+        Study.from_profile(path, "03_activation_maps")
+
+
+def test_a_recipe_gives_backbone_and_options_and_the_study_overrides_them():
+    quick = recipes.get("quick")
+    study = Study(dataset="synth-birds", recipe="quick")
+    assert study.backbone == quick.backbone and study.train_options == quick.train_options
+    assert study.model_options == quick.model_options
+    mine = Study(dataset="synth-birds", recipe="quick", backbone="resnet18", train_options={"lr": 0.01},
+                 model_options={"a2net": {"num_maps": 4}, "csq": {"num_classes": 7}})
+    assert mine.backbone == "resnet18" and mine.train_options == {**quick.train_options, "lr": 0.01}
+    assert mine.model_options["a2net"] == {**quick.model_options["a2net"], "num_maps": 4}
+    assert mine.model_options["a2net++"] == quick.model_options["a2net++"] and mine.model_options["csq"] == {
+        "num_classes": 7}
+    assert quick.train_options["lr"] == 0.002 and quick.model_options["a2net"]["num_maps"] == 12, "recipe untouched"
+    assert mine.replace(seed=1).model_options == mine.model_options, "merging again changes nothing"
+
+
+@pytest.mark.parametrize("profile, recipe", [("smoke", "smoke"), ("quick", "quick"), ("full", "paper")])
+def test_profiles_name_recipes_and_notebooks_02_to_06_share_one_study(profile, recipe):
+    blocks = yaml.safe_load((PROFILE_DIR / f"{profile}.yaml").read_text())["notebooks"]
+    shared = [blocks[name]["study"] for name in ("02_training", "03_activation_maps", "04_attribute_galleries",
+                                                 "05_ndcg_attribute_matching")]
+    assert all(block == shared[0] for block in shared) and shared[0]["recipe"] == recipe
+    assert blocks["06_retrieval_efficiency"]["study"]["recipe"] == recipe
+    assert blocks["01_simplicity_bias"]["study"]["recipe"] == {"quick": "quick-dominoes"}.get(profile, recipe)
+    if profile != "smoke":  # smoke's 06 trains on more, smaller images for its timing tables
+        assert blocks["06_retrieval_efficiency"]["study"] == shared[0]
 
 
 def test_overrides_change_only_what_they_name():

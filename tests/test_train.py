@@ -316,3 +316,146 @@ def test_exchnet_anchor_pass_restores_train_mode_also_when_a_batch_fails():
 
     model.prepare_outer_iteration(0, Recording(), "cpu")
     assert seen == [False] and model.training and model.anchor_valid.tolist() == [True, True]
+
+
+def _images(n=24, classes=3, size=16, seed=0):
+    from a2lib.data import ArrayDataset
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % classes
+    images = 0.2 + 0.25 * labels[:, None, None, None] + 0.1 * torch.rand(n, 3, size, size, generator=g)
+    return ArrayDataset(images, labels)
+
+
+def _small(name="baseline", bits=8, **options):
+    from a2lib.models import build
+
+    torch.manual_seed(0)
+    return build(name, bits, backbone="small", **options)
+
+
+SMALL_RUN = dict(outer_iterations=1, n_samples=16, inner_epochs=1, batch_size=8, val_fraction=0.0, device="cpu")
+
+
+def test_train_refuses_a_config_that_contradicts_the_model_naming_the_field():
+    """Issue 20.2: train used to record TrainConfig's defaults (a2net, resnet50) for any model it was given."""
+    data = _images()
+    with pytest.raises(ValueError, match="TrainConfig.model is 'a2net' but the model is 'baseline'"):
+        train(_small(), data, TrainConfig(bits=8, backbone="small", **SMALL_RUN), verbose=False)
+    with pytest.raises(ValueError, match="TrainConfig.backbone is 'resnet50' but the model was built with backbone "
+                                         "'small'"):
+        train(_small(), data, TrainConfig(model="baseline", bits=8, **SMALL_RUN), verbose=False)
+    with pytest.raises(ValueError, match="leaves at its default attention=True but the model was built with "
+                                         "attention=False"):
+        train(_small("a2net", attention=False), data,
+              TrainConfig(model="a2net", bits=8, backbone="small", **SMALL_RUN), verbose=False)
+    with pytest.raises(ValueError, match="TrainConfig.model_options sets code_dim=64 but the model was built with "
+                                         "code_dim=1024"):
+        train(_small("a2net"), data, TrainConfig(model="a2net", bits=8, backbone="small",
+                                                 model_options={"code_dim": 64}, **SMALL_RUN), verbose=False)
+
+
+def test_for_model_describes_the_model_and_the_result_records_it_and_the_data(monkeypatch):
+    from a2lib.data import fingerprint
+    from a2lib.train import config_key, trainer
+
+    model, data = _small("a2net", attention=False), _images()
+    config = TrainConfig.for_model(model, dataset="arrays", **SMALL_RUN)
+    by_hand = TrainConfig(dataset="arrays", model="a2net", bits=8, backbone="small",
+                          model_options={"attention": False}, **SMALL_RUN)
+    assert config == by_hand and config_key(config) == config_key(by_hand)
+    result = train(model, data, config, verbose=False)
+    assert result.config == by_hand and result.data_fingerprint == fingerprint(_images())
+    with pytest.raises(ValueError, match="TrainConfig.bits"):
+        TrainConfig.for_model(model, bits=12)
+    monkeypatch.setattr(trainer.Trainer, "run", lambda self, callback: self.config)  # the config train would use
+    assert train(_small(), data, verbose=False) == TrainConfig.for_model(_small())
+    assert TrainConfig.for_model(_small()).model == "baseline"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("lr", float("nan")), ("lr", float("inf")), ("lr", 0.0), ("momentum", -0.1), ("momentum", float("nan")),
+    ("weight_decay", float("nan")), ("weight_decay", -1e-4), ("lr_decay_factor", float("nan")),
+    ("lr_decay_factor", 0.0), ("val_fraction", float("nan")), ("val_fraction", "0.1"), ("seed", 1.5),
+    ("seed", -1), ("seed", True), ("lr_decay_at", -1), ("lr_decay_at", 2.0), ("num_workers", -1),
+    ("bits", 8.0), ("similarity_reweight", 1), ("grad_diagnostic", "yes"), ("model", ""), ("dataset", None),
+    ("model_options", []),
+])
+def test_every_field_is_validated_with_a_message_naming_it(field, value):
+    """Issue 18.10: NaN/inf lr, negative momentum, a float seed and NaN rates used to be accepted."""
+    with pytest.raises(ValueError, match=f"TrainConfig.{field} must"):
+        tiny_config(**{field: value})
+
+
+def test_loss_weights_are_validated_by_name():
+    with pytest.raises(ValueError, match="TrainConfig.loss_weights.eta must"):
+        tiny_config(loss_weights={"eta": float("nan")})
+    with pytest.raises(ValueError, match="TrainConfig.loss_weights.beta must"):
+        tiny_config(loss_weights=LossWeights(beta=-1.0))
+
+
+def test_a_validation_split_that_holds_out_nothing_warns_that_validation_is_off():
+    """12 items in 3 classes: round(0.1 x 4) = 0 per class, so val_fraction=0.1 used to train silently without it."""
+    data = TinySet(n=12)
+    with pytest.warns(UserWarning, match=r"val_fraction=0.1 holds out no item .* validation is off"):
+        result = train(TinyHash(), data, tiny_config(val_fraction=0.1, outer_iterations=1), verbose=False)
+    assert len(result.val_indices) == 0 and result.best_iteration is None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(TinyHash(), data, tiny_config(val_fraction=0.0, outer_iterations=1), verbose=False)
+
+
+def _same_training(with_diagnostic, without):
+    for key, value in with_diagnostic.model.state_dict().items():
+        assert torch.equal(value, without.model.state_dict()[key]), key
+    assert torch.equal(with_diagnostic.db_codes, without.db_codes)
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "elapsed_s" and not k.startswith("grad_")}  # noqa
+                          for h in hist]
+    assert strip(with_diagnostic.history) == strip(without.history)
+
+
+@pytest.mark.parametrize("name", ["baseline", "a2net", "hashnet", "dpsh"])
+def test_gradient_diagnostic_leaves_training_bit_identical(name):
+    """Issue 15.1: the per-term diagnostic runs on one extra batch without changing weights, BatchNorm statistics,
+    codes or any random stream (hashnet counts its steps in a buffer; dpsh keeps a memory bank)."""
+    data = _images(seed=1)
+    run = {**SMALL_RUN, "outer_iterations": 2, "val_fraction": 0.25, "eval_every": 1}
+    results = {}
+    for flag in (True, False):
+        config = TrainConfig.for_model(_small(name), grad_diagnostic=flag, **run)
+        results[flag] = train(_small(name), data, config, verbose=False)
+    _same_training(results[True], results[False])
+    grads = [{k: v for k, v in h.items() if k.startswith("grad_")} for h in results[True].history]
+    assert all(grads) and not any(k.startswith("grad_") for h in results[False].history for k in h)
+    for record in grads:
+        shares = [v for k, v in record.items() if k.startswith("grad_share/")]
+        assert sum(shares) == pytest.approx(1.0)
+    terms = {"baseline": {"hashing", "quantization"}, "a2net": {"hashing", "quantization"},
+             "hashnet": {"likelihood"}, "dpsh": {"likelihood", "quantization"}}[name]
+    assert terms <= {k.split("/", 1)[1] for k in grads[0]}
+
+
+def test_gradient_diagnostic_values_are_the_trunk_gradients_of_the_first_database_batch():
+    """Recomputed by hand after a one-iteration run (the kept state is the last one): each weighted term of the
+    objective on the first batch_size database items, differentiated alone with respect to the trunk."""
+    data = _images(seed=2)
+    config = TrainConfig.for_model(_small(), **{**SMALL_RUN, "val_fraction": 0.0})
+    result = train(_small(), data, config, verbose=False)
+    model = result.model.train()
+    first = result.db_indices[: config.batch_size]
+    images = torch.stack([data[int(i)][0] for i in first])
+    labels = data.labels[first]
+    out = model(images, labels)
+    S = similarity(labels, result.db_labels)
+    B = result.db_codes
+    _, terms = objective(out, images, S, B, B[: len(first)], config.loss_weights, labels=labels)
+    norms = {}
+    for name, value in terms.items():
+        grads = torch.autograd.grad(value, list(model.trunk.parameters()), retain_graph=True)
+        norms[name] = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))
+    record = result.history[0]
+    for name, norm in norms.items():
+        assert record[f"grad_norm/{name}"] == pytest.approx(norm, rel=1e-5)
+        assert record[f"grad_share/{name}"] == pytest.approx(norm / sum(norms.values()), rel=1e-5)

@@ -4,6 +4,7 @@
 and which exposes ``labels``, ``num_classes`` and ``class_names`` (attribute sets also ``attributes`` and
 ``attribute_names``). Embedded sets are generated deterministically from ``seed`` and cached under ``<root>/<name>/``;
 real sets are read from ``<root>/<name>/`` (``folder``: from ``root`` itself), see ``data/README.md``.
+``fingerprint(dataset)`` identifies what a dataset holds (``identity``; the data part of the model cache's key).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..folders import data_root
 from .arrays import ArrayDataset, LabelledSubset
 from .dominoes import FLAVOURS, VARIANTS, DominoesDataset, dominoes
 from .finegrained import aircraft, cub200, folder, food101, nabirds, vegfru
+from .identity import fingerprint
 from .mnist_cifar import mnist_cifar
 from .splits import ZeroShotSplit, zero_shot_split
 from .synth_birds import SynthBirds, synth_birds
@@ -72,6 +74,6 @@ def _keep_classes(dataset, classes) -> LabelledSubset:
 
 __all__ = [
     "ArrayDataset", "DATASETS", "DominoesDataset", "FLAVOURS", "LabelledSubset", "SynthBirds", "VARIANTS",
-    "ZeroShotSplit", "aircraft", "cub200", "dominoes", "folder", "food101", "for_profile", "load", "mnist_cifar",
-    "nabirds", "synth_birds", "synth_dominoes", "vegfru", "zero_shot_split",
+    "ZeroShotSplit", "aircraft", "cub200", "dominoes", "fingerprint", "folder", "food101", "for_profile", "load",
+    "mnist_cifar", "nabirds", "synth_birds", "synth_dominoes", "vegfru", "zero_shot_split",
 ]

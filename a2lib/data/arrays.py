@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .identity import DataDigest, own_fingerprint
+
 UINT8_MAX = 255.0
 CHANNEL_COUNTS = (1, 3)
 
@@ -137,6 +139,13 @@ class ArrayDataset(Dataset):
         label = self.labels[index]
         return image, (int(label) if label.ndim == 0 else label)
 
+    def fingerprint(self) -> str | None:
+        """Hash of the stored images, labels and attributes (``a2lib.data.identity``); None with a transform, whose
+        output only the items show (then every item is hashed)."""
+        if self.transform is not None:
+            return None
+        return DataDigest("arrays").tensor(self._images).tensor(self.labels).tensor(self.attributes).hexdigest()
+
 
 class LabelledSubset(Dataset):
     """A subset that keeps ``labels``, ``num_classes``, ``class_names`` and (when present) ``attributes``."""
@@ -160,3 +169,8 @@ class LabelledSubset(Dataset):
 
     def __getitem__(self, index: int):
         return self.dataset[int(self.indices[index])]
+
+    def fingerprint(self) -> str | None:
+        """The parent's fingerprint and the kept indices; None when the parent has no cheap fingerprint."""
+        parent = own_fingerprint(self.dataset)
+        return None if parent is None else DataDigest("subset").text(parent).tensor(self.indices).hexdigest()

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .arrays import UINT8_MAX
+from .identity import DataDigest
 
 VARIANTS = ("both", "simple-only", "complex-only")
 FLAVOURS = ("blanked", "randomised")
@@ -187,6 +188,13 @@ class DominoesDataset(Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])
+
+    def fingerprint(self) -> str | None:
+        """Hash of the composed images and labels (``a2lib.data.identity``); None with a transform (then every item
+        is hashed)."""
+        if self.transform is not None:
+            return None
+        return DataDigest("dominoes").tensor(self.images_uint8).tensor(self.labels).hexdigest()
 
 
 def _note_default_size(simple_labels, complex_labels, num_classes: int, built: int) -> None:

@@ -2,6 +2,9 @@
 (torchvision), NABirds and VegFru (official list files) and a class-per-folder loader.
 
 Images load lazily from disk; ``labels`` (and CUB's ``attributes``) come from the list files without opening images.
+A dataset's ``fingerprint()`` (its identity in the model cache, ``a2lib.data.identity``) covers its resolved root,
+the list files it read, each image file's relative path, size and modification time, labels, attributes and the
+transform's ``repr`` (a transform without a stable repr, a lambda say, makes every run a new identity).
 Missing roots/files raise FileNotFoundError naming what is missing and where to get it; malformed list lines
 (non-integer, unknown or duplicate ids, split flags other than 0/1; see ``list_files``) raise ValueError naming the
 file, the line and the fix; a corrupt image raises ValueError naming the file.
@@ -17,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from .identity import DataDigest
 from .list_files import parse_int, read_official_lists, read_rows
 from .transforms import for_profile
 
@@ -60,10 +64,14 @@ def load_image(path) -> Image.Image:
 
 
 class ImageListDataset(Dataset):
-    """Images listed on disk with class labels (and optional per-image attributes); items ``(transform(img), label)``."""
+    """Images listed on disk with class labels (and optional per-image attributes); items ``(transform(img), label)``.
+
+    ``root``: the folder the images and ``list_files`` (the files the labels and split were read from) lie under.
+    """
 
     def __init__(self, paths: Sequence, labels, class_names: Sequence[str], transform: Callable | None,
-                 attributes=None, attribute_names: Sequence[str] | None = None, name: str = "images"):
+                 attributes=None, attribute_names: Sequence[str] | None = None, name: str = "images",
+                 root=None, list_files: Sequence = ()):
         self.paths = [Path(p) for p in paths]
         self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
         self.class_names = list(class_names)
@@ -72,9 +80,33 @@ class ImageListDataset(Dataset):
         self.attributes = None if attributes is None else torch.as_tensor(attributes).float()
         self.attribute_names = None if attribute_names is None else list(attribute_names)
         self.name = name
+        self.root = None if root is None else Path(root)
+        self.list_files = [Path(p) for p in list_files]
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix() if self.root is not None else str(path)
+        except ValueError:
+            return str(path)
+
+    def fingerprint(self) -> str:
+        """Resolved root, list files' bytes, each image file's relative path, size and mtime, labels, attributes,
+        class names and the transform's repr (module docstring); no image is opened."""
+        digest = DataDigest("files").text(self.name).text(self.root.resolve() if self.root is not None else None)
+        for path in self.list_files:
+            digest.text(self._relative(path)).file_bytes(path)
+        digest.text(len(self.paths))
+        for path in self.paths:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                raise FileNotFoundError(f"image file {path} is listed by the dataset but does not exist") from None
+            digest.text(f"{self._relative(path)}|{stat.st_size}|{stat.st_mtime_ns}")
+        digest.tensor(self.labels).tensor(self.attributes).text("\n".join(self.class_names))
+        return digest.text(repr(self.transform)).hexdigest()
 
     def __getitem__(self, index: int):
         image = load_image(self.paths[index])
@@ -87,11 +119,16 @@ def _transform(transform, profile: str, split: str, size: int | None):
     return transform if transform is not None else for_profile(profile, train=split == "train", size=size)
 
 
-def _cub_attribute_names(base: Path) -> list[str]:
+def _cub_attribute_names_file(base: Path) -> Path | None:
     for candidate in (base / "attributes.txt", base.parent / "attributes.txt", base / "attributes" / "attributes.txt"):
         if candidate.exists():
-            rows = read_rows(candidate, 2, 1)
-            return [fields[1] for _, fields in rows]
+            return candidate
+    return None
+
+
+def _cub_attribute_names(path: Path | None) -> list[str]:
+    if path is not None:
+        return [fields[1] for _, fields in read_rows(path, 2, 1)]
     return [f"attribute_{a + 1}" for a in range(CUB_NUM_ATTRIBUTES)]
 
 
@@ -149,11 +186,14 @@ def cub200(root, split: str = "train", transform=None, profile: str = "full", si
             raise ValueError(f"{base / name} has no line for image id(s) {absent[:5]} listed in train_test_split.txt; "
                              "add them or remove them from train_test_split.txt")
     label_list = [lists.labels[i] - 1 for i in ids]
+    names_file = _cub_attribute_names_file(base) if attributes else None
+    list_files = [base / f for f in CUB_FILES] + ([base / CUB_ATTRIBUTE_LABELS] if attributes else [])
     dataset = ImageListDataset([base / "images" / lists.paths[i] for i in ids], label_list, class_names,
-                               _transform(transform, profile, split, size), name="cub200")
+                               _transform(transform, profile, split, size), name="cub200", root=base,
+                               list_files=list_files + ([names_file] if names_file is not None else []))
     dataset.image_ids = [image_ids[i] for i in ids]
     if attributes:
-        names = _cub_attribute_names(base)
+        names = _cub_attribute_names(names_file)
         index_of_image = {image_ids[i]: row for row, i in enumerate(ids)}
         present, certainty = _cub_attributes(base / CUB_ATTRIBUTE_LABELS, index_of_image, len(ids), len(names))
         dataset.attributes = torch.from_numpy(present)
@@ -194,8 +234,10 @@ def aircraft(root, split: str = "train", transform=None, profile: str = "full", 
         "FGVC-Aircraft", lambda download: FGVCAircraft(root, split=tv_split, annotation_level=annotation_level,
                                                        download=download),
         root, expected, AIRCRAFT_URL, download)
+    lists = root / "fgvc-aircraft-2013b" / "data"
+    list_files = [lists / f"images_{annotation_level}_{tv_split}.txt", lists / f"{annotation_level}s.txt"]
     return ImageListDataset(base._image_files, base._labels, base.classes, _transform(transform, profile, split, size),
-                            name="aircraft")
+                            name="aircraft", root=root, list_files=[p for p in list_files if p.exists()])
 
 
 def food101(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
@@ -207,8 +249,9 @@ def food101(root, split: str = "train", transform=None, profile: str = "full", s
     expected = ["food-101/images/<class>/<id>.jpg", "food-101/meta/train.json", "food-101/meta/test.json"]
     base = _from_torchvision("Food-101", lambda download: Food101(root, split=split, download=download),
                              root, expected, FOOD101_URL, download)
+    list_files = [root / "food-101" / "meta" / f"{split}.json"]
     return ImageListDataset(base._image_files, base._labels, base.classes, _transform(transform, profile, split, size),
-                            name="food101")
+                            name="food101", root=root, list_files=[p for p in list_files if p.exists()])
 
 
 def nabirds(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None):
@@ -231,7 +274,7 @@ def nabirds(root, split: str = "train", transform=None, profile: str = "full", s
                          "remove them from images.txt")
     dataset = ImageListDataset([base / "images" / lists.paths[i] for i in ids], [index[lists.labels[i]] for i in ids],
                                [lists.class_names[c] for c in used], _transform(transform, profile, split, size),
-                               name="nabirds")
+                               name="nabirds", root=base, list_files=[base / f for f in NABIRDS_FILES])
     dataset.class_ids = used
     return dataset
 
@@ -265,7 +308,8 @@ def vegfru(root, split: str = "train", transform=None, profile: str = "full", si
     labels_sorted = sorted(names)
     index = {c: k for k, c in enumerate(labels_sorted)}
     dataset = ImageListDataset(paths, [index[c] for c in labels], [names[c] for c in labels_sorted],
-                               _transform(transform, profile, split, size), name="vegfru")
+                               _transform(transform, profile, split, size), name="vegfru", root=base,
+                               list_files=[base / rel for rel in lists])
     dataset.class_ids = labels_sorted
     return dataset
 
@@ -325,4 +369,5 @@ def folder(root, split: str = "train", transform=None, profile: str = "full", si
             keep[chosen] = True
         paths = [p for p, k in zip(paths, keep) if k]
         labels = labels_np[keep].tolist()
-    return ImageListDataset(paths, labels, classes, _transform(transform, profile, split, size), name="folder")
+    return ImageListDataset(paths, labels, classes, _transform(transform, profile, split, size), name="folder",
+                            root=root)

@@ -44,14 +44,19 @@ def list_backbones() -> list[str]:
     return list(BACKBONES)
 
 
-def build(name: str, bits: int, backbone: str = "resnet50", **options) -> HashModel:
-    """Build model ``name`` producing ``bits``-bit codes on ``backbone``; ``options`` are its config fields."""
+def option_names(name: str) -> list[str]:
+    """The options ``build(name, ...)`` accepts: the fields of the model's config other than bits and backbone."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}")
+    return [f.name for f in dataclasses.fields(_REGISTRY[name][1]) if f.name not in ("bits", "backbone")]
+
+
+def build(name: str, bits: int, backbone: str = "resnet50", **options) -> HashModel:
+    """Build model ``name`` producing ``bits``-bit codes on ``backbone``; ``options`` are its config fields."""
+    allowed = option_names(name)
     model_cls, config_cls = _REGISTRY[name]
     check_positive_int(bits, "bits", model_cls.max_bits)
     check_backbone_name(backbone)
-    allowed = [f.name for f in dataclasses.fields(config_cls) if f.name not in ("bits", "backbone")]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for model {name!r}; valid options: {', '.join(allowed)}")
@@ -62,5 +67,5 @@ __all__ = [
     "A2Net", "A2NetConfig", "A2NetPP", "A2NetPPConfig", "BACKBONES", "Backbone", "BaselineConfig", "BaselineHash",
     "CSQ", "CSQConfig", "DPSH", "DPSHConfig", "ExchNet", "ExchNetConfig", "HashModel", "HashNet", "HashNetConfig",
     "HashOutput", "ModelConfig", "OrthoCos", "OrthoCosConfig", "build", "build_backbone", "hadamard", "hash_centers",
-    "list_backbones", "list_models", "register_model",
+    "list_backbones", "list_models", "option_names", "register_model",
 ]

@@ -185,8 +185,20 @@ def ndcg_references(train_set: Dataset, test_set: Dataset, queries, db_indices, 
             for name, (q_codes, d_codes) in references.items() for k in ks]
 
 
+def ndcg_by_method(rows: list[dict]) -> tuple[dict, dict]:
+    """(curves, references) of ``ndcg_rows`` + ``ndcg_references`` rows, as the NDCG figure takes them:
+    ``curves[(method, bits)] = {k: NDCG}`` and ``references[name] = {k: NDCG}`` (rows with ``REFERENCE_BITS``)."""
+    curves, references = {}, {}
+    for row in rows:
+        if row["bits"] == REFERENCE_BITS:
+            references.setdefault(row["method"], {})[row["k"]] = row["NDCG"]
+        else:
+            curves.setdefault((row["method"], row["bits"]), {})[row["k"]] = row["NDCG"]
+    return curves, references
+
+
 __all__ = [
     "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "ablation_configs",
-    "evaluate_retrieval", "history_records", "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples",
-    "top_k_retrievals", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
+    "evaluate_retrieval", "history_records", "ndcg_by_method", "ndcg_references", "ndcg_rows", "pick_queries",
+    "retrieval_examples", "top_k_retrievals", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
 ]

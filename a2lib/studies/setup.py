@@ -65,8 +65,9 @@ class Study:
 
     ``recipe`` names an ``a2lib.recipes`` recipe; it gives the backbone, model options and training options, and the
     study's own fields override it (``model_options`` per method and key, ``train_options`` per key); the merged
-    values are the study's fields from then on. Without a recipe, ``backbone`` is required. ``model_options`` maps a method name to that model's options (``{'a2net++': {'code_dim': 256}}``); ``eta`` is η
-    of Eq. (15) (None: the paper's 0.1); ``shallow_features`` says whose features ITQ/SDH hash (``SHALLOW_FEATURES``).
+    values are the study's fields from then on. Without a recipe, ``backbone`` is required. ``model_options`` maps
+    a method name to that model's options (``{'a2net++': {'code_dim': 256}}``); ``eta`` is η of Eq. (15) (None: the
+    paper's 0.1); ``shallow_features`` says whose features ITQ/SDH hash (``SHALLOW_FEATURES``).
     """
 
     dataset: str

@@ -77,7 +77,7 @@ def block_share(model: torch.nn.Module, images: Tensor, block: str = "complex",
 
 
 def bias_numbers(on_dominoes: dict[str, float], on_reference: dict[str, float]) -> dict[str, float]:
-    """The three simplicity-bias numbers of a model type (DESIGN §3, issue 3's targets), from ``variant_maps`` outputs.
+    """The three simplicity-bias numbers of a model type, from ``variant_maps`` outputs.
 
     (a) the model trained on the complex block alone (``on_reference``) tested on the complex block alone (blanked);
     (b) / (c) the model trained on dominoes (``on_dominoes``) tested on the simple / complex block alone

@@ -2,20 +2,22 @@
 ``TrainResult``.
 
 ``config`` (what defines a run), ``trainer`` (the asymmetric ADSH-style trainer), ``checkpoint`` (exact resume),
-``cache`` (content-addressed entries). ``binary``, ``encode_dataset`` and ``map_dataset`` come from
-``a2lib.inference`` and are re-exported so ``from a2lib.train import TrainConfig, load_or_train, binary,
-encode_dataset`` is the one import a notebook needs.
+``cache`` (entries keyed by the config and the training data's fingerprint, ``a2lib.data.identity``).
+``binary``, ``encode_dataset`` and ``map_dataset`` come from ``a2lib.inference`` and are re-exported so
+``from a2lib.train import TrainConfig, load_or_train, binary, encode_dataset`` is the one import a notebook needs.
 """
 from ..inference import binary, encode_dataset, map_dataset
-from .cache import (CACHE_FORMAT_VERSION, build_model, config_key, entry_dir, load_cached, load_dataset,
+from .cache import (CACHE_FORMAT_VERSION, build_model, config_key, entry_dir, entry_key, load_cached, load_dataset,
                     load_or_train, save_entry)
-from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, save_atomic, write_history
+from .checkpoint import (CHECKPOINT_NAME, HISTORY_NAME, cpu_state, move_aside, restore_rng, rng_state, save_atomic,
+                         write_history)
 from .config import DB_CODES, OPTIMIZERS, RUNTIME_FIELDS, TrainConfig, TrainResult
 from .trainer import Trainer, dataset_labels, split_validation, train
 
 __all__ = [
     "CACHE_FORMAT_VERSION", "CHECKPOINT_NAME", "DB_CODES", "HISTORY_NAME", "OPTIMIZERS", "RUNTIME_FIELDS",
     "TrainConfig", "TrainResult", "Trainer", "binary", "build_model", "config_key", "cpu_state", "dataset_labels",
-    "encode_dataset", "entry_dir", "load_cached", "load_dataset", "load_or_train", "map_dataset", "restore_rng",
-    "rng_state", "save_atomic", "save_entry", "split_validation", "train", "write_history",
+    "encode_dataset", "entry_dir", "entry_key", "load_cached", "load_dataset", "load_or_train", "map_dataset",
+    "move_aside", "restore_rng", "rng_state", "save_atomic", "save_entry", "split_validation", "train",
+    "write_history",
 ]

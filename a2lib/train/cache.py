@@ -1,12 +1,25 @@
 """Content-addressed cache of trained models: ``load_or_train(config)`` trains once, every later call loads.
 
-The key is the sha256 of the canonical JSON of ``TrainConfig.key_dict()`` (dataset name and options, model name and
-options, bits, backbone, loss weights, every training number and the seed; not the runtime fields ``device`` and
-``num_workers``) together with ``CACHE_FORMAT_VERSION``. An entry ``<cache>/<key>/`` holds ``config.json``,
-``model.pt`` (state dict), ``db_codes.pt`` (learned B, database/validation indices, labels, best iteration) and
-``history.json``; it is written to a temporary folder and renamed, so a killed run never leaves a half entry. A killed
-training resumes from ``<cache>/<key>.partial/``. On load the stored config must equal the requested one exactly,
-so an entry of another config is never returned. The cache folder is ``cache_dir`` when given, else
+The key of an entry (``entry_key``) is the sha256 of the canonical JSON of three things: ``TrainConfig.key_dict()``
+(dataset name and options, model name and options, bits, backbone, loss weights, every training number and the
+seed; not the runtime fields ``device``, ``num_workers``, ``grad_diagnostic``), the training set's fingerprint
+(``a2lib.data.identity.fingerprint``: what the data holds) and ``CACHE_FORMAT_VERSION``. So the same config on other
+data is another entry: another ``data_root``, another ``folder`` root, a changed, added or removed image file, or
+another in-memory dataset given as ``dataset=`` (``config.dataset`` is then a free label). Generated and in-memory
+sets are identified by content, so the same content at two data roots shares one entry; real sets read from disk
+are identified by their resolved root and their files' paths, sizes and modification times, so the same files at two
+roots are two entries (each trained once). ``config_key(config)`` is the config's part alone, to compare configs.
+
+An entry ``<cache>/<first KEY_LENGTH hex digits of the key>/`` holds ``config.json`` (the canonical dict: config,
+data fingerprint, format), ``model.pt`` (state dict), ``db_codes.pt`` (learned B, database/validation indices,
+labels, best iteration) and ``history.json``. It is written into a uniquely named temporary folder next to it and
+renamed into place, so a killed run never leaves a half entry and a reader never sees one. A killed training resumes
+from ``<cache>/<key>.partial/``. Processes asking for the same entry at once are serialised by an exclusive lock on
+``<cache>/<key>.lock`` (``fcntl.flock``, released by the system when its holder dies; on systems without ``fcntl``
+only the atomic rename protects the entry): one trains, the others wait and load its entry. On load the stored
+config and fingerprint must equal the requested ones exactly, so an entry of another config is never returned; an
+entry with a file that cannot be read (truncated, damaged, missing) is reported with the file's path, moved aside to
+``<key>.corrupt-<timestamp>-<pid>`` and trained again. The cache folder is ``cache_dir`` when given, else
 ``a2lib.folders.cache_root()`` (``$A2LIB_CACHE`` or the user cache); data come from ``a2lib.folders.data_root()``.
 """
 from __future__ import annotations
@@ -15,40 +28,61 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import torch
+from torch.utils.data import Dataset
 
 from .. import folders
 from ..data import load
+from ..data.identity import fingerprint
 from ..device import select_device
 from ..models import build
-from .checkpoint import HISTORY_NAME, write_history
+from .checkpoint import HISTORY_NAME, move_aside, unique_temporary, write_history
 from .config import TrainConfig, TrainResult
 from .trainer import train
 
-CACHE_FORMAT_VERSION = 3
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; entries are still published by an atomic rename
+    fcntl = None
+
+CACHE_FORMAT_VERSION = 4
 """Bump when what an entry holds, how training works or an embedded data set's defaults change, so old entries are
-not reused (3: synth-birds v2 defaults, non-asymmetric methods)."""
+not reused (3: synth-birds v2 defaults, non-asymmetric methods; 4: the key holds the training data's fingerprint)."""
 KEY_LENGTH = 24
 """Hex characters of the sha256 used for the folder name (96 bits)."""
 CONFIG_NAME, MODEL_NAME, CODES_NAME = "config.json", "model.pt", "db_codes.pt"
-PARTIAL_SUFFIX, TMP_SUFFIX = ".partial", ".tmp"
+CODES_KEYS = ("db_codes", "db_indices", "val_indices", "db_labels", "best_iteration", "best_val_map")
+PARTIAL_SUFFIX, LOCK_SUFFIX, REPLACED_SUFFIX = ".partial", ".lock", ".replaced"
 
 
-def _canonical(config: TrainConfig) -> dict:
-    return {"format": CACHE_FORMAT_VERSION, "config": config.key_dict()}
-
-
-def config_key(config: TrainConfig) -> str:
-    """sha256 hex digest of the canonical JSON of the config's result-defining fields and the format version."""
-    text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+def _json_key(canonical: dict) -> str:
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def entry_dir(config: TrainConfig, cache_dir=None) -> Path:
-    """``<cache_dir or cache_root()>/<first KEY_LENGTH hex digits of config_key>``."""
-    return Path(cache_dir or folders.cache_root()) / config_key(config)[:KEY_LENGTH]
+def _canonical(config: TrainConfig, data_fingerprint: str) -> dict:
+    return {"format": CACHE_FORMAT_VERSION, "config": config.key_dict(), "data": data_fingerprint}
+
+
+def config_key(config: TrainConfig) -> str:
+    """sha256 hex digest of the canonical JSON of the config's result-defining fields and the format version: equal
+    for configs that train the same model on the same data (the cache key adds the data, ``entry_key``)."""
+    return _json_key({"format": CACHE_FORMAT_VERSION, "config": config.key_dict()})
+
+
+def entry_key(config: TrainConfig, data_fingerprint: str) -> str:
+    """The cache key: sha256 hex digest of the canonical JSON of the config's result-defining fields, the training
+    data's fingerprint (``a2lib.data.identity.fingerprint``) and the format version."""
+    return _json_key(_canonical(config, data_fingerprint))
+
+
+def entry_dir(config: TrainConfig, data_fingerprint: str, cache_dir=None) -> Path:
+    """``<cache_dir or cache_root()>/<first KEY_LENGTH hex digits of entry_key>``."""
+    return Path(cache_dir or folders.cache_root()) / entry_key(config, data_fingerprint)[:KEY_LENGTH]
 
 
 def build_model(config: TrainConfig):
@@ -62,65 +96,150 @@ def load_dataset(config: TrainConfig, split: str = "train", root=None):
     return load(config.dataset, split, root=str(root or folders.data_root()), **config.dataset_options)
 
 
-def load_cached(config: TrainConfig, cache_dir=None) -> TrainResult | None:
-    """The cached result of ``config``, or None when absent; a stored config that differs is an error."""
-    path = entry_dir(config, cache_dir)
-    if not (path / CONFIG_NAME).exists():
+class _DamagedFile(Exception):
+    """A file of an entry that cannot be read back."""
+
+    def __init__(self, path: Path, error: Exception):
+        super().__init__(f"cache entry file {path} cannot be read ({type(error).__name__}: {error})")
+
+
+def _read(path: Path, reader: Callable[[Path], object]):
+    try:
+        return reader(path)
+    except Exception as error:  # json, torch, zipfile and pickle raise many types for a damaged file
+        raise _DamagedFile(path, error) from error
+
+
+def _read_codes(path: Path) -> dict:
+    codes = torch.load(path, map_location="cpu", weights_only=True)
+    missing = sorted(set(CODES_KEYS) - set(codes)) if isinstance(codes, dict) else list(CODES_KEYS)
+    if missing:
+        raise KeyError(f"missing entries {', '.join(missing)}")
+    return codes
+
+
+def load_cached(config: TrainConfig, data_fingerprint: str, cache_dir=None) -> TrainResult | None:
+    """The cached result of ``config`` trained on the data of ``data_fingerprint``, or None when absent or damaged
+    (a damaged entry is moved aside with a warning naming the file); a stored config that differs is an error."""
+    path = entry_dir(config, data_fingerprint, cache_dir)
+    if not path.exists():
         return None
-    stored = json.loads((path / CONFIG_NAME).read_text())
-    if stored != _canonical(config):
-        raise ValueError(f"cache entry {path} holds a different config than the one requested (a key collision or a "
-                         "hand-edited entry); delete that folder to retrain")
-    model = build_model(config)
-    model.load_state_dict(torch.load(path / MODEL_NAME, map_location="cpu", weights_only=True))
+    try:
+        stored = _read(path / CONFIG_NAME, lambda file: json.loads(file.read_text()))
+        if stored != _canonical(config, data_fingerprint):
+            raise ValueError(f"cache entry {path} holds a different config than the one requested (a key collision "
+                             "or a hand-edited entry); delete that folder to retrain")
+        state = _read(path / MODEL_NAME, lambda file: torch.load(file, map_location="cpu", weights_only=True))
+        codes = _read(path / CODES_NAME, _read_codes)
+        history = _read(path / HISTORY_NAME, lambda file: json.loads(file.read_text()))
+        model = build_model(config)
+        _read(path / MODEL_NAME, lambda file: model.load_state_dict(state))
+    except _DamagedFile as damaged:
+        move_aside(path, str(damaged), "training again")
+        return None
     model.to(select_device(config.device, verbose=False)).eval()
-    codes = torch.load(path / CODES_NAME, map_location="cpu", weights_only=True)
-    history = json.loads((path / HISTORY_NAME).read_text())
     return TrainResult(model, codes["db_codes"], codes["db_indices"], codes["val_indices"], codes["db_labels"],
-                       history, codes["best_iteration"], codes["best_val_map"], config)
+                       history, codes["best_iteration"], codes["best_val_map"], config, data_fingerprint)
+
+
+def _publish(folder: Path, path: Path) -> None:
+    """Rename the written ``folder`` onto ``path``, replacing an entry there; when another process publishes the same
+    entry in between, its entry is kept and ``folder`` dropped (both hold the same training)."""
+    replaced = None
+    if path.exists():
+        replaced = unique_temporary(path.with_name(path.name + REPLACED_SUFFIX))
+        try:
+            os.replace(path, replaced)
+        except FileNotFoundError:
+            replaced = None
+    try:
+        os.replace(folder, path)
+    except OSError:
+        if not path.is_dir():
+            raise
+    finally:
+        for leftover in (folder, replaced):
+            if leftover is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def save_entry(result: TrainResult, cache_dir=None) -> Path:
-    """Write ``result`` as the cache entry of its config (atomically: temporary folder, then rename)."""
-    path = entry_dir(result.config, cache_dir)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / CONFIG_NAME).write_text(json.dumps(_canonical(result.config), indent=1, sort_keys=True))
-    torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, tmp / MODEL_NAME)
-    torch.save({"db_codes": result.db_codes.cpu(), "db_indices": result.db_indices, "val_indices": result.val_indices,
-                "db_labels": result.db_labels, "best_iteration": result.best_iteration,
-                "best_val_map": result.best_val_map}, tmp / CODES_NAME)
-    write_history(result.history, tmp / HISTORY_NAME)
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
+    """Write ``result`` as the cache entry of its config and data fingerprint (into a uniquely named temporary folder,
+    then renamed into place)."""
+    if result.data_fingerprint is None:
+        raise ValueError("the result has no data_fingerprint (it was not made by a2lib.train.train), so its cache "
+                         "key is unknown; train it with train() or load_or_train()")
+    path = entry_dir(result.config, result.data_fingerprint, cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = unique_temporary(path)
+    try:
+        folder.mkdir()
+        (folder / CONFIG_NAME).write_text(json.dumps(_canonical(result.config, result.data_fingerprint), indent=1,
+                                                     sort_keys=True))
+        torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, folder / MODEL_NAME)
+        torch.save({"db_codes": result.db_codes.cpu(), "db_indices": result.db_indices,
+                    "val_indices": result.val_indices, "db_labels": result.db_labels,
+                    "best_iteration": result.best_iteration, "best_val_map": result.best_val_map}, folder / CODES_NAME)
+        write_history(result.history, folder / HISTORY_NAME)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _publish(folder, path)
     return path
 
 
-def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: bool = True,
-                  retrain: bool = False) -> TrainResult:
+@contextmanager
+def entry_lock(path: Path, verbose: bool = True):
+    """Hold the exclusive lock of entry ``path`` (``<path>.lock``, module docstring) for the block; waits, saying so
+    when ``verbose``, while another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + LOCK_SUFFIX), "a") as handle:
+        if fcntl is None:
+            yield
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if verbose:
+                print(f"waiting for another process that is training cache entry {path}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: bool = True, retrain: bool = False,
+                  dataset: Dataset | None = None) -> TrainResult:
     """The trained model, learned database codes and history for ``config``: from the cache, else trained and cached.
 
-    The dataset is ``a2lib.data.load(config.dataset, "train", root=data_root, **config.dataset_options)``, the model
-    ``a2lib.models.build(config.model, config.bits, backbone=config.backbone, **config.model_options)`` seeded by
-    ``config.seed``. ``retrain=True`` ignores an existing entry and overwrites it.
+    The dataset is ``dataset`` when given (any labelled dataset: ``config.dataset`` is then only a label), else
+    ``a2lib.data.load(config.dataset, "train", root=data_root, **config.dataset_options)``; the entry is keyed by the
+    config and the dataset's fingerprint (module docstring). The model is ``a2lib.models.build(config.model,
+    config.bits, backbone=config.backbone, **config.model_options)`` seeded by ``config.seed``. ``retrain=True``
+    ignores an existing entry and overwrites it.
     """
-    entry = entry_dir(config, cache_dir)
-    if not retrain:
-        cached = load_cached(config, cache_dir)
+    if dataset is None:
+        dataset = load_dataset(config, "train", data_root)
+    elif data_root is not None:
+        raise ValueError("pass either dataset= (the training set itself) or data_root= (where config.dataset is "
+                         "loaded from), not both")
+    data_fingerprint = fingerprint(dataset)
+    entry = entry_dir(config, data_fingerprint, cache_dir)
+    with entry_lock(entry, verbose):
+        cached = None if retrain else load_cached(config, data_fingerprint, cache_dir)
         if cached is not None:
             if verbose:
                 print(f"loaded {config.model} ({config.bits} bits) from cache {entry}")
             return cached
-    partial = entry.with_name(entry.name + PARTIAL_SUFFIX)
-    if retrain:
+        partial = entry.with_name(entry.name + PARTIAL_SUFFIX)
+        if retrain:
+            shutil.rmtree(partial, ignore_errors=True)
+        result = train(build_model(config), dataset, config, checkpoint_dir=partial, verbose=verbose)
+        save_entry(result, cache_dir)
         shutil.rmtree(partial, ignore_errors=True)
-    dataset = load_dataset(config, "train", data_root)
-    result = train(build_model(config), dataset, config, checkpoint_dir=partial, verbose=verbose)
-    save_entry(result, cache_dir)
-    shutil.rmtree(partial, ignore_errors=True)
     return result
 
 
-__all__ = ["CACHE_FORMAT_VERSION", "build_model", "config_key", "entry_dir", "load_cached", "load_dataset",
-           "load_or_train", "save_entry"]
+__all__ = ["CACHE_FORMAT_VERSION", "build_model", "config_key", "entry_dir", "entry_key", "entry_lock",
+           "load_cached", "load_dataset", "load_or_train", "save_entry"]

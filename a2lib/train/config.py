@@ -2,12 +2,18 @@
 
 ``TrainConfig.key_dict()`` (every field but the runtime ones) is what the cache key (``a2lib.train.cache``) and the
 checkpoint check (``a2lib.train.trainer``) compare, so two configs that train the same model share one entry.
+Every field is checked on construction (type, finite, range), each error naming the field.
+
+The model fields (``model``, ``bits``, ``backbone``, ``model_options``) describe the model trained: ``train`` refuses a
+model they contradict (defaults included) and ``TrainConfig.for_model(model, **fields)`` builds the config that
+describes a given model truthfully.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import json
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -16,15 +22,47 @@ from torch.utils.data import Dataset
 
 from ..inference import binary, encode_dataset
 from ..losses import LossWeights
+from ..models.base import check_integer, check_number
 
 DB_CODES = ("learned", "encoded")
 """Database codes for evaluation: the learned B (paper protocol, default) or the network's encoding (out-of-sample)."""
 OPTIMIZERS = ("sgd", "adam")
 """``sgd`` (the paper's: momentum, weight decay) or ``adam`` (the CPU profiles: learns from scratch in few steps)."""
-RUNTIME_FIELDS = ("device", "num_workers")
+RUNTIME_FIELDS = ("device", "num_workers", "grad_diagnostic")
 """TrainConfig fields that do not change what is trained; left out of cache keys and checkpoint checks."""
 POSITIVE_INT_FIELDS = ("bits", "outer_iterations", "n_samples", "inner_epochs", "batch_size", "eval_every",
                        "eval_batch_size", "dcc_sweeps")
+NON_NEGATIVE_INT_FIELDS = ("lr_decay_at", "seed", "num_workers")
+"""``seed`` seeds numpy's generator, which takes no negative seed; ``lr_decay_at`` 0 decays from the start."""
+POSITIVE_NUMBER_FIELDS = ("lr", "lr_decay_factor")
+NON_NEGATIVE_NUMBER_FIELDS = ("momentum", "weight_decay")
+TEXT_FIELDS = ("dataset", "model", "backbone", "device")
+BOOL_FIELDS = ("similarity_reweight", "grad_diagnostic")
+MODEL_FIELDS = ("bits", "backbone")
+"""Model config fields that are TrainConfig fields of their own; every other one belongs in ``model_options``."""
+
+
+def _jsonable(value):
+    """``value`` as JSON gives it back (tuples become lists, paths strings), so configs compare as stored."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _field_defaults(config) -> dict:
+    """The JSON-able default of each field of a config dataclass that has one."""
+    defaults = {}
+    for item in dataclasses.fields(config):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = _jsonable(item.default)
+        elif item.default_factory is not dataclasses.MISSING:
+            defaults[item.name] = _jsonable(item.default_factory())
+    return defaults
+
+
+def _model_identity(model) -> tuple[str | None, dict | None]:
+    """(the model's registry name, its config dataclass as a JSON-able dict) where the model exposes them."""
+    config = getattr(model, "config", None)
+    options = _jsonable(dataclasses.asdict(config)) if dataclasses.is_dataclass(config) else None
+    return getattr(model, "name", None), options
 
 
 @dataclass
@@ -37,9 +75,12 @@ class TrainConfig:
     ``lr_decay_at`` is the 0-based outer iteration from which lr is multiplied by ``lr_decay_factor``.
     ``optimizer``: "sgd" (the paper's) or "adam" (used by the short CPU profiles; momentum is then unused).
     ``val_fraction`` of the training set is held out (stratified by class for single-label data) for model selection;
-    0 disables validation (the last iteration is kept). ``db_codes``: database codes used for validation
-    (models without learned codes always use their encoded database).
-    ``device`` and ``num_workers`` are runtime choices and not part of the cache key.
+    0 disables validation (the last iteration is kept); a positive fraction that holds out no item (classes too small
+    for round(fraction x size) >= 1) trains without validation too, with a warning saying so. ``db_codes``: database
+    codes used for validation (models without learned codes always use their encoded database).
+    ``grad_diagnostic``: record each loss term's gradient norm and share on the trunk per outer iteration
+    (``a2lib.train.trainer``; it does not change training).
+    ``device``, ``num_workers`` and ``grad_diagnostic`` are runtime choices and not part of the cache key.
     """
 
     dataset: str = "synth-birds"
@@ -68,22 +109,87 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
+    grad_diagnostic: bool = True
 
     def __post_init__(self):
         if isinstance(self.loss_weights, dict):
             self.loss_weights = LossWeights(**self.loss_weights)
         for name in POSITIVE_INT_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"TrainConfig.val_fraction must lie in [0, 1), got {self.val_fraction}")
+        for name in NON_NEGATIVE_INT_FIELDS:
+            if check_integer(getattr(self, name), f"TrainConfig.{name}") < 0:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        for name in POSITIVE_NUMBER_FIELDS:
+            check_number(getattr(self, name), f"TrainConfig.{name}", positive=True)
+        for name in NON_NEGATIVE_NUMBER_FIELDS:
+            check_number(getattr(self, name), f"TrainConfig.{name}")
+        for weight in dataclasses.fields(self.loss_weights):
+            value = getattr(self.loss_weights, weight.name)
+            if value is not None:
+                check_number(value, f"TrainConfig.loss_weights.{weight.name}")
+        fraction = self.val_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
+            raise ValueError(f"TrainConfig.val_fraction must be a number in [0, 1), got {fraction!r}")
+        for name in TEXT_FIELDS:
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"TrainConfig.{name} must be a non-empty string, got {getattr(self, name)!r}")
+        for name in BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("dataset_options", "model_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"TrainConfig.{name} must be a dict, got {getattr(self, name)!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.db_codes not in DB_CODES:
             raise ValueError(f"TrainConfig.db_codes must be one of {', '.join(DB_CODES)}, got {self.db_codes!r}")
-        if self.lr <= 0:
-            raise ValueError(f"TrainConfig.lr must be positive, got {self.lr}")
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, **fields) -> "TrainConfig":
+        """The config whose model fields describe ``model`` truthfully: ``model`` its name, ``bits``, ``backbone``
+        and ``model_options`` (its config's fields that differ from their defaults) read from it; ``fields`` set
+        the rest (a model field given there must agree with the model, as ``train`` checks)."""
+        name, options = _model_identity(model)
+        described = {"model": name} if name is not None else {}
+        if hasattr(model, "bits"):
+            described["bits"] = int(model.bits)
+        if options is not None:
+            defaults = _field_defaults(model.config)
+            described["backbone"] = options["backbone"]
+            described["model_options"] = {k: v for k, v in options.items()
+                                          if k not in MODEL_FIELDS and v != defaults.get(k)}
+        config = cls(**{**described, **fields})
+        config.check_model(model)
+        return config
+
+    def check_model(self, model: torch.nn.Module) -> None:
+        """Raise a ValueError naming the field when ``model`` is not the one ``model``, ``bits``, ``backbone`` and
+        ``model_options`` describe (what ``a2lib.models.build`` would make of them); what a model does not expose
+        (a name, a config dataclass) is not checked."""
+        fix = "; build the model from the config or describe it with TrainConfig.for_model(model, ...)"
+        name, options = _model_identity(model)
+        if name is not None and name != self.model:
+            raise ValueError(f"TrainConfig.model is {self.model!r} but the model is {name!r}{fix}")
+        if getattr(model, "bits", self.bits) != self.bits:
+            raise ValueError(f"the model makes {model.bits}-bit codes but TrainConfig.bits is {self.bits}{fix}")
+        if options is None:
+            return
+        if options["backbone"] != self.backbone:
+            raise ValueError(f"TrainConfig.backbone is {self.backbone!r} but the model was built with backbone "
+                             f"{options['backbone']!r}{fix}")
+        try:
+            expected = _jsonable(dataclasses.asdict(type(model.config)(bits=self.bits, backbone=self.backbone,
+                                                                         **self.model_options)))
+        except TypeError as error:
+            raise ValueError(f"TrainConfig.model_options {self.model_options} do not fit model {name!r} "
+                             f"({error}){fix}") from None
+        for key in sorted(set(expected) | set(options)):
+            if expected.get(key) != options.get(key):
+                given = "sets" if key in self.model_options else "leaves at its default"
+                raise ValueError(f"TrainConfig.model_options {given} {key}={expected.get(key)!r} but the model was "
+                                 f"built with {key}={options.get(key)!r}{fix}")
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field (LossWeights as a nested dict)."""
@@ -111,7 +217,10 @@ class TrainResult:
     validation items ``val_indices``); for methods without learned database codes (``model.asymmetric`` False), B is
     the encoded database, the sign of the kept model's encoding of those items. db_labels: their labels.
     history: one dict per outer iteration (``iteration`` 1-based, ``lr``, ``loss`` and each term's batch mean,
-    ``val_map`` when evaluated, ``elapsed_s``).
+    ``val_map`` when evaluated, ``elapsed_s``, and with ``grad_diagnostic`` each term's ``grad_norm/<term>`` and
+    ``grad_share/<term>`` on the shared trunk, ``a2lib.diagnostics``).
+    data_fingerprint: ``a2lib.data.identity.fingerprint`` of the training set it was trained on (None for a result
+    not made by ``train``).
     """
 
     model: torch.nn.Module
@@ -123,6 +232,7 @@ class TrainResult:
     best_iteration: int | None
     best_val_map: float | None
     config: TrainConfig
+    data_fingerprint: str | None = None
 
     def database_codes(self, dataset: Dataset | None = None, which: str | None = None,
                        device: str | torch.device | None = None) -> Tensor:

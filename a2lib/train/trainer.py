@@ -15,14 +15,29 @@ learned database codes, B is the encoded database: the sign of the network's enc
 current state for validation, with the kept state in ``TrainResult.db_codes``). Models with ``memory_bank`` (DPSH)
 get, during training, the latest outputs of every database item (zero until first seen), updated batch by batch.
 
+With ``TrainConfig.grad_diagnostic`` (default on), each outer iteration also records each loss term's gradient norm
+and share on the shared trunk (``a2lib.diagnostics``) for one fixed batch, the first ``batch_size`` database items in
+order, with the state the iteration ends with (after the B update). It is computed on a copy of the model in train
+mode, with the global random generators seeded and restored around it (``a2lib.data.identity.isolated_rng``): no
+optimiser step, no draw from the trainer's generators, no change to BatchNorm statistics or other model state, so the
+weights and codes are bit-identical with and without it.
+
+``train`` checks that the config describes the model (``TrainConfig.check_model``), records the training set's
+``a2lib.data.identity.fingerprint`` in the result and the checkpoint, and warns when ``val_fraction`` > 0 holds out
+no item (validation is then off and the last iteration's state is kept).
+
 A checkpoint (``a2lib.train.checkpoint``) after each outer iteration makes a killed run resume and finish exactly as
-an uninterrupted one. ``a2lib.train.cache.load_or_train`` adds a content-addressed cache.
+an uninterrupted one; a checkpoint that cannot be read is reported, moved aside and the run starts afresh.
+``a2lib.train.cache.load_or_train`` adds a content-addressed cache.
 """
 from __future__ import annotations
 
+import copy
+import math
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -32,16 +47,23 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data.identity import fingerprint, isolated_rng
 from ..dcc import dcc_update, gamma_ratio
 from ..device import select_device
+from ..diagnostics import flatten, term_gradients, trunk_of
 from ..evaluate import mean_average_precision
 from ..inference import binary, encode_dataset
 from ..losses import objective
 from ..similarity import similarity
-from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, save_atomic, write_history
+from .checkpoint import (CHECKPOINT_NAME, HISTORY_NAME, cpu_state, move_aside, restore_rng, rng_state, save_atomic,
+                         write_history)
 from .config import TrainConfig, TrainResult
 
 Callback = Callable[[int, list[dict]], None]
+CHECKPOINT_KEYS = ("config", "data_fingerprint", "iteration", "model", "optimizer", "B", "history", "elapsed_s",
+                   "best", "rng")
+MIN_DIAGNOSTIC_BATCH = 2
+"""The gradient diagnostic needs a batch of at least two items (BatchNorm in train mode)."""
 
 
 class _Positions(Dataset):
@@ -119,13 +141,17 @@ class Trainer:
         labels = dataset_labels(dataset)
         if len(dataset) == 0:
             raise ValueError("the training dataset is empty; pass a dataset with at least two items")
-        if getattr(model, "bits", config.bits) != config.bits:
-            raise ValueError(f"the model makes {model.bits}-bit codes but TrainConfig.bits is {config.bits}; "
-                             "build the model with the same number of bits")
+        config.check_model(model)
+        self.data_fingerprint = fingerprint(dataset)
         _seed_everything(config.seed)
         self.db_indices, self.val_indices = split_validation(labels, config.val_fraction, config.seed)
         if len(self.db_indices) == 0:
             raise ValueError("no database items remain after the validation split; lower val_fraction")
+        if config.val_fraction > 0 and len(self.val_indices) == 0:
+            warnings.warn(f"TrainConfig.val_fraction={config.val_fraction} holds out no item of the {len(labels)} "
+                          "training items (each class gives round(val_fraction x its size) items and keeps one in "
+                          "the database), so validation is off and the last outer iteration's state is kept; raise "
+                          "val_fraction, or set it to 0 to train without validation", stacklevel=3)
         self.labels = labels
         self.db_labels = labels[self.db_indices]
         self.model.to(self.device)
@@ -151,19 +177,50 @@ class Trainer:
         self.start = 0
         self.elapsed_before = 0.0
         self.best = {"iteration": None, "val_map": None, "state": None, "B": None}
+        self.probe = self.diagnostic_batch() if config.grad_diagnostic else None
+
+    def diagnostic_batch(self) -> tuple[Tensor, Tensor] | None:
+        """(images, labels) of the first ``batch_size`` database items in order, read with the global generators
+        seeded by ``config.seed`` and restored; None when fewer than ``MIN_DIAGNOSTIC_BATCH`` items exist."""
+        positions = self.db_indices[: self.config.batch_size]
+        if len(positions) < MIN_DIAGNOSTIC_BATCH:
+            return None
+        with isolated_rng(self.config.seed):
+            images = torch.stack([torch.as_tensor(self.dataset[int(i)][0]) for i in positions])
+        return images.to(self.device), self.labels[positions].to(self.device)
 
     def checkpoint_path(self) -> Path | None:
         return self.checkpoint_dir / CHECKPOINT_NAME if self.checkpoint_dir else None
 
-    def resume(self) -> None:
-        """Continue from the checkpoint in ``checkpoint_dir`` when there is one (written for the same config)."""
+    def read_checkpoint(self) -> dict | None:
+        """The checkpoint in ``checkpoint_dir``, or None when there is none or it cannot be read (then it is moved
+        aside with a warning naming it, and the run starts from the beginning)."""
         path = self.checkpoint_path()
         if path is None or not path.exists():
+            return None
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+            missing = sorted(set(CHECKPOINT_KEYS) - set(saved)) if isinstance(saved, dict) else list(CHECKPOINT_KEYS)
+            if missing:
+                raise KeyError(f"missing entries {', '.join(missing)}")
+        except Exception as error:  # torch, zipfile and pickle raise many types for a damaged file
+            move_aside(path, f"checkpoint {path} cannot be read ({type(error).__name__}: {error})",
+                       "training from the first outer iteration")
+            return None
+        return saved
+
+    def resume(self) -> None:
+        """Continue from the checkpoint in ``checkpoint_dir`` when there is one (written for the same config and
+        data)."""
+        saved = self.read_checkpoint()
+        if saved is None:
             return
-        saved = torch.load(path, map_location="cpu", weights_only=False)
         if saved["config"] != self.config.key_dict():
             raise ValueError(f"the checkpoint in {self.checkpoint_dir} was written for a different TrainConfig; "
                              "use another checkpoint_dir or delete that folder")
+        if saved["data_fingerprint"] != self.data_fingerprint:
+            raise ValueError(f"the checkpoint in {self.checkpoint_dir} was written for another training set (its "
+                             "data fingerprint differs); use another checkpoint_dir or delete that folder")
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.B = saved["B"].to(self.device) if saved["B"] is not None else None
@@ -178,7 +235,8 @@ class Trainer:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_atomic({"config": self.config.key_dict(), "iteration": iteration, "model": cpu_state(self.model),
+        save_atomic({"config": self.config.key_dict(), "data_fingerprint": self.data_fingerprint,
+                     "iteration": iteration, "model": cpu_state(self.model),
                      "optimizer": self.optimizer.state_dict(),
                      "B": self.B.cpu() if self.B is not None else None, "history": self.history,
                      "elapsed_s": elapsed, "best": self.best,
@@ -235,6 +293,32 @@ class Trainer:
             self.B = dcc_update(self.B, U, S, omega_dev, ratio, cfg.dcc_sweeps)
         return {"iteration": t + 1, "lr": lr, **{name: value / batches for name, value in sums.items()}}
 
+    def gradient_diagnostic(self) -> dict[str, float]:
+        """``grad_norm/<term>`` and ``grad_share/<term>`` on the trunk (every parameter for a model without one) for
+        the fixed batch, computed on a copy of the model in train mode (module docstring: training is unchanged).
+        Shares are None (JSON null) when every term's gradient is zero (a saturated tanh, say)."""
+        cfg = self.config
+        images, labels = self.probe
+        model = copy.deepcopy(self.model).train()
+        try:
+            parameters = list(trunk_of(model).parameters())
+        except ValueError:
+            parameters = list(model.parameters())
+        with isolated_rng(cfg.seed):
+            out = model(images, labels)
+            n = len(images)
+            if self.asymmetric:
+                S = similarity(self.db_labels[:n], self.db_labels, cfg.similarity_reweight).to(self.device)
+                _, terms = objective(out, images, S, self.B, self.B[:n], cfg.loss_weights, labels=labels)
+            elif self.B is not None:
+                memory = self.B.clone()
+                memory[:n] = out.codes.detach().float()
+                _, terms = model.loss(out, labels, memory, self.memory_labels)
+            else:
+                _, terms = model.loss(out, labels)
+            report = term_gradients({name: value for name, value in terms.items() if value.requires_grad}, parameters)
+        return {key: None if math.isnan(value) else value for key, value in flatten(report).items()}
+
     def encoded_database(self) -> Tensor:
         """+-1 codes of the database items by the current network (the B of methods without learned codes)."""
         codes = encode_dataset(self.model, self.dataset, self.config.eval_batch_size, self.device, self.db_indices)
@@ -257,6 +341,8 @@ class Trainer:
                    desc=f"{cfg.model} {cfg.bits} bits", disable=not self.verbose, unit="outer")
         for t in bar:
             record = self.outer_iteration(t)
+            if self.probe is not None:
+                record.update(self.gradient_diagnostic())
             last = t + 1 == cfg.outer_iterations
             if len(self.val_indices) and ((t + 1) % cfg.eval_every == 0 or last):
                 record["val_map"], db = self.validate()
@@ -267,7 +353,8 @@ class Trainer:
             record["elapsed_s"] = elapsed
             self.history.append(record)
             self.save(t + 1, elapsed)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k not in ("iteration", "lr")})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
+                             if k not in ("iteration", "lr") and not k.startswith("grad_")})
             if callback is not None:
                 callback(t + 1, self.history)
         bar.close()
@@ -282,7 +369,8 @@ class Trainer:
             codes = self.B.cpu() if self.asymmetric else self.encoded_database()
         self.model.eval()
         return TrainResult(self.model, codes.float(), self.db_indices, self.val_indices, self.db_labels,
-                           self.history, self.best["iteration"], self.best["val_map"], self.config)
+                           self.history, self.best["iteration"], self.best["val_map"], self.config,
+                           self.data_fingerprint)
 
 
 def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None = None,
@@ -291,11 +379,15 @@ def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None =
     """Train ``model`` on ``dataset`` (its training split) with the asymmetric scheme, or with ``model.loss`` for
     models with ``asymmetric = False``; see the module docstring.
 
+    ``config`` must describe ``model`` (``model``, ``bits``, ``backbone``, ``model_options``; a contradiction, defaults
+    included, is an error naming the field): build the model from the config (``a2lib.train.build_model``) or the
+    config from the model (``TrainConfig.for_model(model, **fields)``, also what ``config=None`` means).
+
     ``checkpoint_dir``: a checkpoint (and history.json) is written there after every outer iteration, and a run
     finding one there resumes from it (the config must match). ``callback(iteration, history)`` runs after each
     outer iteration's checkpoint. Returns the best-on-validation model (eval mode) and its database codes.
     """
-    config = config or TrainConfig()
+    config = config or TrainConfig.for_model(model)
     return Trainer(model, dataset, config, checkpoint_dir, verbose).run(callback)
 
 

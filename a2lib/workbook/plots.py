@@ -1,25 +1,22 @@
 """One figure style for the workbook, the figures notebooks share, and saving to ``figures/<profile>/`` with the
 profile stamped on the figure. Every helper returns its matplotlib figure, names methods as the paper does
-(``display_name``) and colours each method the same in every figure (``method_color``)."""
+(``a2lib.studies.paper.display_name``: ADSH for BASELINE, Ours for Hamming ranking) and colours each method the same
+in every figure (``method_color``)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
+import textwrap
+
 import matplotlib
 
+from ..studies.paper import display_name
 from .paths import figures_dir
 
 DPI = 150
 METHOD_ORDER = ("baseline", "exchnet", "a2net", "a2net++", "itq", "sdh", "dpsh", "hashnet", "csq", "orthocos")
 """Every method of the comparison, the four studied ones first; each keeps one colour across every figure."""
-DISPLAY_NAMES = {
-    "baseline": "BASELINE", "exchnet": "ExchNet", "a2net": "A²-Net", "a2net++": "A²-Net++", "itq": "ITQ",
-    "sdh": "SDH", "dpsh": "DPSH", "hashnet": "HashNet", "csq": "CSQ", "orthocos": "OrthoCos+BN",
-    "linear": "linear scan", "balltree": "BallTree", "kdtree": "KDTree", "pq": "PQ", "hamming": "HammingIndex",
-    "faiss-binary-flat": "faiss IndexBinaryFlat",
-}
-"""Method keys -> the names figures show (hashing methods as in the paper, search methods of Table 6)."""
 UNKNOWN_COLOR = (0.5, 0.5, 0.5)
 REFERENCE_COLOR = "0.4"
 DEFAULT_COLOR = "C0"
@@ -30,6 +27,8 @@ CI_LABEL = "95% confidence interval"
 CAPSIZE = 4
 STAMP_SIZE = 7
 STAMP_COLOR = "0.45"
+ATTRIBUTE_WORDS = (("has_", ""), ("_color", ""), ("::", " "), ("_", " "))
+"""Replacements that turn an attribute key (CUB: ``has_bill_shape::curved``) into words (``bill shape curved``)."""
 
 
 def style() -> None:
@@ -40,17 +39,20 @@ def style() -> None:
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold"})
 
 
-def display_name(method: str) -> str:
-    """The name a figure shows for ``method`` (``a2net++`` -> ``A²-Net++``); unknown names are shown as given."""
-    return DISPLAY_NAMES.get(method, method)
-
-
 def method_color(method: str):
     """The colour of ``method`` in every figure (colour-blind palette; unknown methods get grey)."""
     import seaborn as sns
 
     palette = sns.color_palette("colorblind", len(METHOD_ORDER))
     return palette[METHOD_ORDER.index(method)] if method in METHOD_ORDER else UNKNOWN_COLOR
+
+
+def attribute_label(name: str, width: int = 16) -> str:
+    """An attribute key as words wrapped at ``width`` characters, for titles and tick labels
+    (``has_wing_color::blue`` -> ``wing blue``)."""
+    for old, new in ATTRIBUTE_WORDS:
+        name = name.replace(old, new)
+    return "\n".join(textwrap.wrap(name, width))
 
 
 def save_figure(fig, name: str, profile: str) -> Path:
@@ -335,6 +337,6 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
     return fig
 
 
-__all__ = ["DISPLAY_NAMES", "METHOD_ORDER", "bar_with_ci", "bit_attribute_heatmap", "display_name", "image_grid",
+__all__ = ["METHOD_ORDER", "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "display_name", "image_grid",
            "method_color", "ndcg_curves", "query_time_plot", "retrieval_grid", "save_figure", "style", "to_display",
            "training_curves", "value_bars"]

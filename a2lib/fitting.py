@@ -24,11 +24,11 @@ from torch.utils.data import Dataset
 
 from . import evaluate as metrics_module
 from . import recipes
+from .data.identity import ITEM_SEED, isolated_rng
 from .device import select_device
 from .inference import binary, encode_dataset
 from .losses import LossWeights
-from .models import _REGISTRY as MODEL_REGISTRY
-from .models import build_backbone, list_models
+from .models import build_backbone, option_names
 from .search import HammingIndex
 from .train import (HISTORY_NAME, TrainConfig, TrainResult, build_model, dataset_labels, load_or_train, train,
                     write_history)
@@ -44,8 +44,6 @@ SET_BY_FIT = ("dataset", "dataset_options", "model", "bits")
 ETA = "eta"
 """The override that sets η of Eq. (15) (``LossWeights.eta``), for every method (DPSH's own ``eta`` option goes
 through ``model_options={"eta": ...}``)."""
-DATA_DERIVED = ("in_channels", "image_size", "num_classes")
-"""Model options ``fit`` reads from the data unless an override sets them."""
 RGB_CHANNELS = 3
 """ModelConfig's default ``in_channels``; ``fit`` sets it only for data with another channel count."""
 FITTED_FORMAT, FITTED_VERSION = "a2lib.fit.Fitted", 1
@@ -53,16 +51,8 @@ FITTED_FORMAT, FITTED_VERSION = "a2lib.fit.Fitted", 1
 CONFIG_FILE, MODEL_FILE, CODES_FILE = "config.json", "model.pt", "db_codes.pt"
 FILES = (CONFIG_FILE, MODEL_FILE, CODES_FILE, HISTORY_NAME)
 """A saved ``Fitted`` folder: the TrainConfig, the model's state dict, the database codes (with their training-set
-indices, labels and attributes) and the training history."""
+indices, labels, attributes and the training set's fingerprint) and the training history."""
 TMP_SUFFIX = ".tmp"
-
-
-def _model_option_names(method: str) -> list[str]:
-    """The options ``a2lib.models.build(method, ...)`` accepts (its config's fields but bits and backbone)."""
-    if method not in MODEL_REGISTRY:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(list_models())}")
-    config_cls = MODEL_REGISTRY[method][1]
-    return [f.name for f in dataclasses.fields(config_cls) if f.name not in ("bits", "backbone")]
 
 
 def _train_option_names() -> list[str]:
@@ -79,7 +69,7 @@ def _route(method: str, overrides: dict) -> tuple[dict, dict]:
 
     TrainConfig fields win over a model option of the same name (CSQ's ``seed``); ``eta`` sets η in ``loss_weights``.
     """
-    train_names, model_names = _train_option_names(), _model_option_names(method)
+    train_names, model_names = _train_option_names(), option_names(method)
     unknown = sorted(set(overrides) - set(train_names) - set(model_names) - {ETA})
     if unknown:
         raise ValueError(
@@ -99,7 +89,8 @@ def _image_shape(dataset: Dataset) -> tuple[int, int, int]:
     """(C, H, W) of the first item's image; a clear error for an empty set or items that are not (image, label)."""
     if len(dataset) == 0:
         raise ValueError("the training set is empty; pass a dataset with labelled images")
-    item = dataset[0]
+    with isolated_rng(ITEM_SEED):  # a random training transform must not move the caller's random stream
+        item = dataset[0]
     image = item[0] if isinstance(item, (tuple, list)) else None
     if not isinstance(image, Tensor) or image.dim() != 3:
         got = tuple(image.shape) if isinstance(image, Tensor) else type(item).__name__
@@ -111,7 +102,7 @@ def _image_shape(dataset: Dataset) -> tuple[int, int, int]:
 def _data_options(method: str, backbone: str, dataset: Dataset, given: dict) -> dict:
     """The model options the data decides, for those ``given`` does not set: ``in_channels`` (when not 3),
     ``image_size`` for the decoder of A²-Net(++) (when not the backbone's default), ``num_classes`` (CSQ, OrthoCos)."""
-    names = _model_option_names(method)
+    names = option_names(method)
     channels, height, width = _image_shape(dataset)
     options = {}
     if channels != RGB_CHANNELS and "in_channels" not in given:
@@ -119,10 +110,18 @@ def _data_options(method: str, backbone: str, dataset: Dataset, given: dict) -> 
     if "image_size" in names and "image_size" not in given:
         default = tuple(build_backbone(backbone, pretrained=False, in_channels=channels).default_image_size)
         if (height, width) != default:
-            options["image_size"] = (height, width)
-    if "num_classes" in names and given.get("num_classes") is None:
-        options["num_classes"] = int(getattr(dataset, "num_classes", 0) or int(dataset_labels(dataset).max()) + 1)
+            options["image_size"] = [height, width]  # as JSON stores it, so a loaded config compares equal
+    if "num_classes" in names and "num_classes" not in given:
+        options["num_classes"] = _num_classes(dataset)
     return options
+
+
+def _num_classes(dataset: Dataset) -> int:
+    """``dataset.num_classes``, else the width of multi-hot labels or the largest class index + 1."""
+    if getattr(dataset, "num_classes", None):
+        return int(dataset.num_classes)
+    labels = dataset_labels(dataset)
+    return int(labels.shape[1]) if labels.dim() == 2 else int(labels.max()) + 1
 
 
 def fit_config(train_set: Dataset, method: str = DEFAULT_METHOD, bits: int = DEFAULT_BITS,
@@ -233,6 +232,8 @@ class Fitted:
         tie-aware unless ``ties="legacy"``); None is ``DEFAULT_METRICS``, whose NDCG is left out when either set
         lacks attributes (NDCG asked for by name then is an error).
         """
+        if isinstance(metrics, str):
+            metrics = [metrics]
         has_attributes = self.db_attributes is not None and getattr(test_set, "attributes", None) is not None
         if metrics is None:
             metrics = [m for m in DEFAULT_METRICS if has_attributes or _parse_metric(m)[0] != "ndcg"]
@@ -281,7 +282,7 @@ class Fitted:
         torch.save({"db_codes": result.db_codes.cpu(), "db_indices": result.db_indices,
                     "val_indices": result.val_indices, "db_labels": result.db_labels,
                     "db_attributes": self.db_attributes, "best_iteration": result.best_iteration,
-                    "best_val_map": result.best_val_map}, tmp / CODES_FILE)
+                    "best_val_map": result.best_val_map, "data_fingerprint": result.data_fingerprint}, tmp / CODES_FILE)
         write_history(result.history, tmp / HISTORY_NAME)
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
@@ -325,7 +326,8 @@ class Fitted:
                              f"{stored.bits} bits; the files come from different runs")
         history = _read_json(path / HISTORY_NAME, path)
         result = TrainResult(model, codes["db_codes"], codes["db_indices"], codes["val_indices"], codes["db_labels"],
-                             history, codes["best_iteration"], codes["best_val_map"], stored)
+                             history, codes["best_iteration"], codes["best_val_map"], stored,
+                             codes["data_fingerprint"])
         return cls(result, codes["db_attributes"])
 
 

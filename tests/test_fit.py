@@ -1,0 +1,269 @@
+"""``a2lib.fit``: one call from a dataset to codes, metrics, an index and a saved folder.
+
+The data are three classes of noisy solid colours (red, green, blue; per-pixel noise sd 20 of 255), so the mean colour
+alone separates them: any model that learns anything ranks the own class first and mAP reaches 1, against ~1/3 for
+random codes. The threshold 0.9 leaves room for one or two confused queries. Measured: the ``smoke`` recipe with 6 outer
+iterations (``FAST``) gives mAP 1.0 on seeds 0-3; the plain ``smoke`` recipe (2 iterations) gives 0.69-1.0.
+"""
+import dataclasses
+import itertools
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import a2lib
+from a2lib import evaluate, recipes
+from a2lib.data import ArrayDataset
+from a2lib.fitting import Fitted, fit, fit_config
+from a2lib.search import HammingIndex
+
+COLOURS = np.array([[220, 30, 30], [30, 200, 40], [40, 60, 230]], dtype=np.float32)
+GREY_LEVELS = np.array([40, 128, 215], dtype=np.float32)
+NOISE_SD = 20.0
+BITS = 12
+FAST = dict(recipe="smoke", bits=BITS, outer_iterations=6, lr_decay_at=5, verbose=False)
+"""The smoke recipe (small backbone, 64 samples per outer iteration) with enough iterations to separate colours."""
+HIGH_MAP = 0.9
+
+
+def coloured(per_class: int, seed: int, size: int = 32, grey: bool = False, attributes: bool = False):
+    """``per_class`` images of each class, class c a solid colour (or grey level) plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(COLOURS)), per_class)
+    if grey:
+        images = GREY_LEVELS[labels][:, None, None] + rng.normal(0, NOISE_SD, (len(labels), size, size))
+    else:
+        images = COLOURS[labels][:, None, None, :] + rng.normal(0, NOISE_SD, (len(labels), size, size, 3))
+    images = np.clip(images, 0, 255).astype(np.uint8)
+    attrs = None
+    if attributes:  # one attribute per class and one every image has
+        attrs = np.concatenate([np.eye(len(COLOURS))[labels], np.ones((len(labels), 1))], axis=1)
+    return ArrayDataset(images, labels, attributes=attrs)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return coloured(20, 0, attributes=True), coloured(8, 1, attributes=True)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("fit-cache")
+
+
+@pytest.fixture(scope="module")
+def first_fit(data, cache):
+    """The model every test below shares, trained into ``cache``, and the seconds that took."""
+    started = time.perf_counter()
+    return fit(data[0], cache_dir=cache, **FAST), time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def fitted(first_fit):
+    return first_fit[0]
+
+
+# -- an independent brute-force tie-aware mAP ------------------------------------------------------------------------
+def _groups(query, db_codes, relevant):
+    """[(t, r)] per distinct Hamming distance, nearest first: items and relevant items at that distance."""
+    distances = [int(sum(q != d for q, d in zip(query, row))) for row in db_codes]
+    return [(distances.count(value), sum(1 for d, rel in zip(distances, relevant) if d == value and rel))
+            for value in sorted(set(distances))]
+
+
+def brute_ap(query, db_codes, relevant):
+    """Expected AP over uniformly random orders of tied items, position by position: the item at in-group position
+    p of a group of t items with r relevant is relevant with probability r/t and then has, on average,
+    (p-1)(r-1)/(t-1) relevant items above it in its group."""
+    total = sum(relevant)
+    ap, before, relevant_before = 0.0, 0, 0
+    for t, r in _groups(query, db_codes, relevant):
+        for p in range(1, t + 1):
+            above = (p - 1) * (r - 1) / (t - 1) if t > 1 else 0.0
+            ap += r / t * (relevant_before + 1 + above) / (before + p)
+        before, relevant_before = before + t, relevant_before + r
+    return ap / total
+
+
+def brute_precision(query, db_codes, relevant, k):
+    """Expected precision of the top k: each of the first k positions is relevant with its group's r/t."""
+    hits, position = 0.0, 0
+    for t, r in _groups(query, db_codes, relevant):
+        for _ in range(t):
+            if position < k:
+                hits += r / t
+            position += 1
+    return hits / k
+
+
+def brute_map(query_codes, db_codes, query_labels, db_labels):
+    q, d = np.asarray(query_codes), np.asarray(db_codes)
+    aps = [brute_ap(q[i], d, [int(query_labels[i]) == int(lab) for lab in db_labels]) for i in range(len(q))]
+    return float(np.mean(aps))
+
+
+def test_brute_force_ap_is_the_mean_over_every_tie_order():
+    """The position-by-position formula equals AP averaged over all orderings of a small database with ties."""
+    query = np.array([1, 1, 1])
+    db_codes = np.array([[1, 1, 1], [1, 1, -1], [1, 1, -1], [1, -1, 1], [-1, -1, -1], [1, 1, -1]])
+    relevant = [False, True, False, True, True, True]
+    distance = [int((query != row).sum()) for row in db_codes]
+    aps = []
+    for order in itertools.permutations(range(len(db_codes))):
+        ranked = sorted(order, key=lambda i: distance[i])  # stable: ties keep this permutation's order
+        hits, precisions = 0, []
+        for rank, i in enumerate(ranked, 1):
+            if relevant[i]:
+                hits += 1
+                precisions.append(hits / rank)
+        aps.append(np.mean(precisions))
+    assert brute_ap(query, db_codes, relevant) == pytest.approx(np.mean(aps), abs=1e-12)
+
+
+# -- fit, encode, evaluate -------------------------------------------------------------------------------------------
+def test_fit_learns_separable_colours(fitted, data):
+    scores = fitted.evaluate(data[1])
+    assert set(scores) == {"map", "precision@10", "ndcg@20"}
+    assert scores["map"] > HIGH_MAP
+    assert fitted.config.model == "a2net++" and fitted.config.backbone == "small"
+    assert fitted.config.model_options["image_size"] == [32, 32]
+
+
+def test_encode_gives_plus_minus_one_codes(fitted, data):
+    codes = fitted.encode(data[1])
+    assert codes.shape == (len(data[1]), BITS) and codes.dtype == torch.float32
+    assert set(codes.unique().tolist()) <= {-1.0, 1.0}
+
+
+def test_evaluate_equals_brute_force(fitted, data):
+    test = data[1]
+    queries = fitted.encode(test)
+    scores = fitted.evaluate(test, metrics=("map", "precision@10"))
+    assert scores["map"] == pytest.approx(brute_map(queries, fitted.db_codes, test.labels, fitted.db_labels), abs=1e-9)
+    precisions = [brute_precision(np.asarray(queries[i]), np.asarray(fitted.db_codes),
+                                  [int(test.labels[i]) == int(lab) for lab in fitted.db_labels], 10)
+                  for i in range(len(test))]
+    assert scores["precision@10"] == pytest.approx(float(np.mean(precisions)), abs=1e-9)
+
+
+def test_fit_results_work_with_evaluate_and_search(fitted, data):
+    train, test = data
+    queries = fitted.encode(test)
+    assert fitted.evaluate(test, ["map"])["map"] == evaluate.mean_average_precision(
+        queries, fitted.db_codes, test.labels, fitted.db_labels)
+    db_attributes = train.attributes[fitted.db_indices]
+    assert fitted.evaluate(test, ["ndcg@20"])["ndcg@20"] == evaluate.ndcg_at_k(
+        queries, fitted.db_codes, test.attributes, db_attributes, 20)
+    index = fitted.index()
+    assert isinstance(index, HammingIndex) and len(index) == len(fitted.db_codes) == len(fitted.db_indices)
+    distances, found = index.search(queries[:4], k=5)
+    hamming = evaluate.hamming_distance(queries[:4], fitted.db_codes).numpy()
+    assert np.array_equal(distances, np.sort(hamming, axis=1)[:, :5])
+    assert np.array_equal(np.take_along_axis(hamming, found, 1), distances)
+    assert (fitted.db_labels[found] == test.labels[:4, None]).float().mean() > HIGH_MAP
+
+
+def test_metric_names_and_missing_attributes(fitted, data):
+    plain = ArrayDataset(data[1].images_uint8, data[1].labels)
+    assert set(fitted.evaluate(plain)) == {"map", "precision@10"}  # the default NDCG needs attributes on both sides
+    with pytest.raises(ValueError, match="NDCG needs attributes.*the test set"):
+        fitted.evaluate(plain, metrics=["ndcg@5"])
+    with pytest.raises(ValueError, match="unknown metric 'recall@5'"):
+        fitted.evaluate(data[1], metrics=["recall@5"])
+    with pytest.raises(ValueError, match="unknown metric 'precision'"):
+        fitted.evaluate(data[1], metrics=["precision"])
+    assert set(fitted.evaluate(data[1], metrics=["map@5"])) == {"map@5"}
+
+
+def test_grey_images_set_channels_and_size():
+    train, test = coloured(20, 0, size=40, grey=True), coloured(8, 1, size=40, grey=True)
+    assert tuple(train[0][0].shape) == (1, 40, 40)
+    grey = fit(train, recipe="smoke", bits=BITS, cache=False, verbose=False)  # learning grey levels is not the point
+    assert grey.config.model_options["in_channels"] == 1
+    assert grey.config.model_options["image_size"] == [40, 40]
+    assert grey.model.in_channels == 1 and tuple(grey.model.image_size) == (40, 40)
+    assert grey.encode(test).shape == (len(test), BITS)
+    assert len(grey.history) == recipes.get("smoke").train_options["outer_iterations"]
+
+
+# -- overrides -------------------------------------------------------------------------------------------------------
+def test_overrides_are_routed(data):
+    config = fit_config(data[0], "a2net++", BITS, "smoke", lr=0.05, num_maps=4, eta=0.3, seed=3,
+                        model_options={"code_dim": 48})
+    assert config.lr == 0.05 and config.seed == 3 and config.loss_weights.eta == 0.3
+    assert config.n_samples == 64  # from the recipe
+    assert config.model_options["num_maps"] == 4 and config.model_options["code_dim"] == 48
+    assert config.model_options["decoder_channels"] == 32  # the smoke recipe's a2net++ option
+    csq = fit_config(data[0], "csq", BITS, "smoke")
+    assert csq.model_options["num_classes"] == 3 and "image_size" not in csq.model_options
+    at_default = fit_config(coloured(2, 0, size=64), "a2net", BITS, "quick")
+    assert "image_size" not in at_default.model_options and "in_channels" not in at_default.model_options
+
+
+def test_unknown_override_lists_the_valid_keys(data):
+    with pytest.raises(ValueError, match=r"unknown fit\(\) option\(s\) \['learning_rate'\]") as error:
+        fit(data[0], recipe="smoke", learning_rate=0.1)
+    message = str(error.value)
+    assert "outer_iterations" in message and "num_maps" in message and "eta" in message
+    with pytest.raises(ValueError, match="unknown model 'a3net'"):
+        fit(data[0], method="a3net")
+    with pytest.raises(ValueError, match="unknown recipe 'fast'"):
+        fit(data[0], recipe="fast")
+
+
+# -- save / load -----------------------------------------------------------------------------------------------------
+def test_save_load_round_trip(fitted, data, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    loaded = Fitted.load(folder, config=fitted.config)
+    assert loaded.config == fitted.config
+    assert torch.equal(loaded.db_codes, fitted.db_codes) and torch.equal(loaded.db_indices, fitted.db_indices)
+    assert torch.equal(loaded.db_attributes, fitted.db_attributes)
+    assert torch.equal(loaded.encode(data[1]), fitted.encode(data[1]))
+    assert loaded.history == json.loads(json.dumps(fitted.history))
+    assert loaded.evaluate(data[1]) == fitted.evaluate(data[1])
+    assert a2lib.Fitted is Fitted and a2lib.fit is fit
+    fitted.save(folder)  # a folder Fitted.save wrote is replaced
+
+
+def test_load_refuses_another_config_and_broken_folders(fitted, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    with pytest.raises(ValueError, match="another config.*bits: folder 12 vs requested 16"):
+        Fitted.load(folder, config=dataclasses.replace(fitted.config, bits=16))
+    meta = json.loads((folder / "config.json").read_text())
+    meta["config"]["bits"] = 16
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="model.pt does not fit the model of"):
+        Fitted.load(folder)
+    (folder / "history.json").unlink()
+    with pytest.raises(FileNotFoundError, match="lacks history.json"):
+        Fitted.load(folder)
+    with pytest.raises(FileNotFoundError, match="no saved Fitted folder"):
+        Fitted.load(tmp_path / "nothing")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="not a folder written by Fitted.save"):
+        fitted.save(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+# -- cache -----------------------------------------------------------------------------------------------------------
+def test_second_fit_loads_from_the_cache(first_fit, data, cache, monkeypatch):
+    first, first_s = first_fit
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the second fit trained instead of loading the cache entry")
+
+    monkeypatch.setattr("a2lib.train.trainer.Trainer.run", refuse)
+    started = time.perf_counter()
+    second = fit(data[0], cache_dir=cache, **FAST)
+    assert time.perf_counter() - started < first_s
+    assert second.config == first.config
+    assert torch.equal(second.db_codes, first.db_codes)
+    assert torch.equal(second.encode(data[1]), first.encode(data[1]))
+    assert second.evaluate(data[1]) == first.evaluate(data[1])
+    assert len([entry for entry in cache.iterdir() if entry.is_dir()]) == 1
+    with pytest.raises(AssertionError, match="trained instead"):  # other data: another entry, so training runs
+        fit(coloured(20, 5), cache_dir=cache, **FAST)
