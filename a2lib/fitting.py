@@ -99,7 +99,7 @@ def _image_shape(dataset: Dataset) -> tuple[int, int, int]:
     return tuple(int(side) for side in image.shape)
 
 
-def _data_options(method: str, backbone: str, dataset: Dataset, given: dict) -> dict:
+def data_options(method: str, backbone: str, dataset: Dataset, given: dict) -> dict:
     """The model options the data decides, for those ``given`` does not set: ``in_channels`` (when not 3),
     ``image_size`` for the decoder of A²-Net(++) (when not the backbone's default), ``num_classes`` (CSQ, OrthoCos)."""
     names = option_names(method)
@@ -131,7 +131,7 @@ def fit_config(train_set: Dataset, method: str = DEFAULT_METHOD, bits: int = DEF
     train_options, model_options = _route(method, overrides)
     backbone = train_options.pop("backbone", chosen.backbone)
     merged = {**chosen.options_for(method), **copy.deepcopy(train_options.pop("model_options", {})), **model_options}
-    merged = {**_data_options(method, backbone, train_set, merged), **merged}
+    merged = {**data_options(method, backbone, train_set, merged), **merged}
     return TrainConfig(dataset=_dataset_name(train_set), model=method, model_options=merged, bits=bits,
                        backbone=backbone, **{**copy.deepcopy(chosen.train_options), **train_options})
 

@@ -14,3 +14,14 @@ def _session_folders(tmp_path_factory):
     patch.setenv("A2LIB_CACHE", str(tmp_path_factory.mktemp("model-cache")))
     yield
     patch.undo()
+
+
+@pytest.fixture(scope="module")
+def one_faiss_thread():
+    """faiss's OpenMP threads spin badly on a busy shared machine: one thread for a module, restored after."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(previous)

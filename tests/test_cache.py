@@ -120,17 +120,20 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch, stand_ins):
     assert (tmp_path / "env-cache" / tiny_entry(config).name / "model.pt").exists()
 
 
+def killed_after(iterations: int):
+    """``train`` as if the process were killed right after outer iteration ``iterations``'s checkpoint."""
+    def killed_train(*args, **kwargs):
+        def callback(done, history):
+            if done == iterations:
+                raise KeyboardInterrupt("simulated kill")
+        return train(*args, callback=callback, **kwargs)
+    return killed_train
+
 def test_killed_load_or_train_resumes_to_the_uninterrupted_result(tmp_path, stand_ins, monkeypatch):
     config = tiny_config(eval_every=2)
     reference = cache.load_or_train(config, cache_dir=tmp_path / "a", verbose=False)
 
-    def killed_train(*args, **kwargs):
-        def callback(done, history):
-            if done == 2:
-                raise KeyboardInterrupt("simulated kill")
-        return train(*args, callback=callback, **kwargs)
-
-    monkeypatch.setattr(cache, "train", killed_train)
+    monkeypatch.setattr(cache, "train", killed_after(2))
     with pytest.raises(KeyboardInterrupt):
         cache.load_or_train(config, cache_dir=tmp_path / "b", verbose=False)
     assert not tiny_entry(config, tmp_path / "b").exists()
@@ -323,13 +326,7 @@ def test_a_damaged_checkpoint_is_reported_moved_aside_and_training_restarts(tmp_
     config = tiny_config()
     reference = cache.load_or_train(config, cache_dir=tmp_path / "a", verbose=False)
 
-    def killed_train(*args, **kwargs):
-        def callback(done, history):
-            if done == 2:
-                raise KeyboardInterrupt("simulated kill")
-        return train(*args, callback=callback, **kwargs)
-
-    monkeypatch.setattr(cache, "train", killed_train)
+    monkeypatch.setattr(cache, "train", killed_after(2))
     with pytest.raises(KeyboardInterrupt):
         cache.load_or_train(config, cache_dir=tmp_path / "b", verbose=False)
     entry = tiny_entry(config, tmp_path / "b")

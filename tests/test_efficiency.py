@@ -4,23 +4,16 @@ import importlib.util
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 import torch
 
 from a2lib import efficiency
 
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
+
 BENCH_SEARCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_search.py"
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_faiss_thread():
-    """faiss's OpenMP threads spin badly on a busy shared machine; run this module on one and restore after."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,10 @@ from a2lib import search
 from a2lib.evaluate import hamming_distance
 from a2lib.search import HammingIndex, pack_codes, unpack_codes
 
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
+
 BIT_LENGTHS = (12, 24, 32, 48)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_faiss_thread():
-    """faiss's OpenMP threads spin badly on a busy shared machine; run this module on one and restore after."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(previous)
 
 
 def random_signs(n, bits, seed):

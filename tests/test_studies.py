@@ -131,7 +131,7 @@ def test_overrides_change_only_what_they_name():
     assert Study(**TINY, eta=0.5).config("a2net++", 12).loss_weights.eta == 0.5
     assert Study(**TINY, eta=0.5).config("a2net++", 12, eta=0.2).loss_weights.eta == 0.2
     switched = study.config("a2net++", 12, options={"decorrelation": False, "code_dim": 16})
-    assert switched.model_options == {"num_maps": 4, "code_dim": 16, "decorrelation": False, "image_size": (32, 32)}
+    assert switched.model_options == {"num_maps": 4, "code_dim": 16, "decorrelation": False, "image_size": [32, 32]}
     assert study.model_options["a2net++"] == {"num_maps": 4, "code_dim": 32}, "the study is not mutated"
     assert study.config("a2net++", 12, seed=3).seed == 3 and study.config("baseline", 12, lr=0.5).lr == 0.5
     assert study.config("baseline", 12, variant="both").dataset_options == TINY["dataset_options"]
@@ -143,10 +143,10 @@ def test_image_size_only_where_the_data_differs_from_the_backbone_default():
     """Dominoes are 64x32, the small backbone's default 64x64 (notebook 01 passed the data's size); 32x32 birds
     differ too; 64x64 birds are the default and get no option (notebooks 02-05's configs)."""
     dominoes = Study(dataset="synth-dominoes", backbone="small", dataset_options={"n_train": 200, "n_test": 100})
-    assert dominoes.config("a2net", 12).model_options == {"image_size": (64, 32)}
+    assert dominoes.config("a2net", 12).model_options == {"image_size": [64, 32]}
     assert "image_size" not in dominoes.config("baseline", 12).model_options
     assert dominoes.config("a2net", 12, options={"image_size": (32, 32)}).model_options == {"image_size": (32, 32)}
-    assert Study(**TINY).config("a2net", 12).model_options == {"num_maps": 4, "image_size": (32, 32)}
+    assert Study(**TINY).config("a2net", 12).model_options == {"num_maps": 4, "image_size": [32, 32]}
     assert Study.from_profile("quick", "03_activation_maps").config("a2net++", 12).model_options.get("image_size") is None
 
 

@@ -21,8 +21,9 @@ from torch.utils.data import Dataset, Subset
 
 from .. import recipes, shallow
 from ..data import load
+from ..fitting import data_options
 from ..losses import LossWeights
-from ..models import build, build_backbone, list_models
+from ..models import build, list_models
 from ..train import TrainConfig, TrainResult, load_dataset, load_or_train
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
@@ -34,11 +35,6 @@ SHALLOW_FEATURES = ("trained", "pretrained")
 offline), or the untrained backbone with its default (ImageNet) weights, as the paper's CNN features."""
 SHALLOW_REFERENCE = "baseline"
 """The deep method whose network (and database split) ITQ/SDH use."""
-CLASS_AWARE_METHODS = ("csq", "orthocos")
-"""Methods that need ``num_classes`` (hash centres / class codes); ``Study.config`` fills it from the data set."""
-IMAGE_SIZE_METHODS = ("a2net", "a2net++")
-"""Methods whose image decoder is built for an ``image_size`` (default: the backbone's); ``Study.config`` sets it to
-the data's when the two differ (the dominoes are 64x32 against the small backbone's 64x64)."""
 VARIANT_FLAVOUR = "blanked"
 """Flavour of a dominoes training ``variant`` other than "both": the other block blanked (notebook 01's reference
 model, trained on the complex block alone)."""
@@ -157,11 +153,8 @@ class Study:
         return load(self.dataset, split, **{**self.dataset_options, **options})
 
     @cached_property
-    def _decoder_image_size(self) -> tuple[int, int] | None:
-        """The data's image size when it differs from the backbone's default (what the decoder is built for)."""
-        data_size = tuple(int(side) for side in self.load("test")[0][0].shape[-2:])
-        default = tuple(build_backbone(self.backbone, pretrained=False).default_image_size)
-        return None if data_size == default else data_size
+    def _train_split(self) -> Dataset:
+        return self.load("train")
 
     def config(self, method: str, bits: int, *, eta: float | None = None, seed: int | None = None,
                options: dict | None = None, variant: str | None = None, **train_overrides) -> TrainConfig:
@@ -174,17 +167,14 @@ class Study:
         default, unless ``options`` set them. The same arguments always give the same config.
         """
         _check_train_options(train_overrides, f"Study.config({method!r}, {bits}) keyword arguments")
-        data_options = copy.deepcopy(self.dataset_options)
+        dataset_options = copy.deepcopy(self.dataset_options)
         if variant not in (None, "both"):
-            data_options.update(variant=variant, flavour=VARIANT_FLAVOUR)
+            dataset_options.update(variant=variant, flavour=VARIANT_FLAVOUR)
         merged = copy.deepcopy({**self.model_options.get(method, {}), **(options or {})})
-        if method in CLASS_AWARE_METHODS and "num_classes" not in merged:
-            merged["num_classes"] = self.load("train").num_classes
-        if method in IMAGE_SIZE_METHODS and "image_size" not in merged and self._decoder_image_size is not None:
-            merged["image_size"] = self._decoder_image_size
+        merged = {**data_options(method, self.backbone, self._train_split, merged), **merged}
         eta = self.eta if eta is None else eta
         weights = LossWeights() if eta is None else LossWeights(eta=eta)
-        return TrainConfig(dataset=self.dataset, dataset_options=data_options, model=method, model_options=merged,
+        return TrainConfig(dataset=self.dataset, dataset_options=dataset_options, model=method, model_options=merged,
                            bits=bits, backbone=self.backbone, loss_weights=weights,
                            seed=self.seed if seed is None else seed, device=self.device,
                            **copy.deepcopy({**self.train_options, **train_overrides}))
@@ -229,6 +219,6 @@ def fit_shallow(method: str, bits: int, reference: TrainResult, train_set: Datas
 
 
 __all__ = [
-    "CLASS_AWARE_METHODS", "IMAGE_SIZE_METHODS", "PROFILE_DIR", "SHALLOW_FEATURES", "SHALLOW_METHODS", "Study",
+    "PROFILE_DIR", "SHALLOW_FEATURES", "SHALLOW_METHODS", "Study",
     "VARIANT_FLAVOUR", "fit_shallow",
 ]
