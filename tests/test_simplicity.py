@@ -69,6 +69,33 @@ def test_variant_maps_score_every_test_set_against_the_learned_codes():
     assert scores["complex-only (blanked)"] == pytest.approx(expected)
 
 
+
+def test_variant_maps_take_your_own_datasets_as_well_as_a_study():
+    """Test sets built from two in-memory datasets give the same scores as the study's own variants of the same data."""
+    from types import SimpleNamespace
+
+    from a2lib.data import ArrayDataset
+
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(40) % 4
+    simple = ArrayDataset(torch.rand(40, 3, 16, 16, generator=generator), labels)
+    complex_ = ArrayDataset(torch.rand(40, 3, 16, 16, generator=generator), labels)
+    sets = simplicity.variant_test_sets(simple, complex_, seed=3)
+    assert list(sets) == [simplicity.test_set_name(v, f) for v, f in simplicity.TEST_SETS]
+    assert sets["complex-only (blanked)"].variant == "complex-only" and sets["both"].flavour == "randomised"
+    torch.manual_seed(0)
+    model = build("baseline", 8, backbone="small").eval()
+    database = sets["both"]
+    result = SimpleNamespace(model=model, db_labels=database.labels)
+    result.database_codes = lambda: binary(encode_dataset(model, database))
+    scores = simplicity.variant_maps(result, sets)
+    test = sets["simple-only (blanked)"]
+    expected = mean_average_precision(binary(encode_dataset(model, test)), result.database_codes(), test.labels,
+                                      database.labels)
+    assert scores["simple-only (blanked)"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="variant_test_sets"):
+        simplicity.variant_maps(result, {"both": database})
+
 def test_table1_rows_go_straight_into_with_paper():
     scores = {("a2net++", 48): {"complex-only (blanked)": 0.3, "complex-only (randomised)": 0.2},
               ("baseline", 12): {"both": 0.99}}

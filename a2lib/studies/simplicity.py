@@ -7,10 +7,14 @@ then says how much of the model's attention lands on the complex block. The pape
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
+from ..data import dominoes
 from ..evaluate import mean_average_precision
 from ..explain import activation_share, grad_cam
 from ..inference import binary, encode_dataset
@@ -34,14 +38,28 @@ def test_set_name(variant: str, flavour: str) -> str:
     return variant if variant == "both" else f"{variant} ({flavour})"
 
 
-def variant_maps(result: TrainResult, study: Study, device: str | torch.device = "cpu",
+def variant_test_sets(simple, complex, **options) -> dict[str, Dataset]:
+    """Table 1's five test sets (``TEST_SETS``, keyed by ``test_set_name``) composed from your own two test datasets
+    with ``a2lib.data.dominoes(simple, complex, variant, flavour, **options)``."""
+    return {test_set_name(variant, flavour): dominoes(simple, complex, variant=variant, flavour=flavour, **options)
+            for variant, flavour in TEST_SETS}
+
+
+def variant_maps(result: TrainResult, data: Study | Mapping[str, Dataset], device: str | torch.device = "cpu",
                  batch_size: int = 128) -> dict[str, float]:
-    """Tie-aware mAP of ``result`` on every test set of ``TEST_SETS`` of the study's data (its test split) against
-    the result's learned database codes."""
+    """Tie-aware mAP of ``result`` on every test set of ``TEST_SETS`` against the result's learned database codes.
+
+    ``data``: a ``Study`` (its data set's test split in each variant) or the test sets themselves, keyed by
+    ``test_set_name`` (``variant_test_sets`` builds them from any two datasets)."""
+    if isinstance(data, Study):
+        data = {test_set_name(v, f): data.load("test", variant=v, flavour=f) for v, f in TEST_SETS}
+    missing = [test_set_name(v, f) for v, f in TEST_SETS if test_set_name(v, f) not in data]
+    if missing:
+        raise ValueError(f"variant_maps needs the test sets {missing}; build all five with variant_test_sets(...)")
     database = result.database_codes()
     scores = {}
     for variant, flavour in TEST_SETS:
-        test = study.load("test", variant=variant, flavour=flavour)
+        test = data[test_set_name(variant, flavour)]
         queries = binary(encode_dataset(result.model, test, batch_size, device))
         scores[test_set_name(variant, flavour)] = mean_average_precision(
             queries, database, test.labels, result.db_labels
@@ -90,4 +108,4 @@ def bias_numbers(on_dominoes: dict[str, float], on_reference: dict[str, float]) 
 
 
 __all__ = ["BLOCKS", "TEST_SETS", "bias_numbers", "block_masks", "block_share", "table1_rows", "test_set_name",
-           "variant_maps"]
+           "variant_test_sets", "variant_maps"]
