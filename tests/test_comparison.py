@@ -72,6 +72,26 @@ def test_history_records_flatten_every_logged_number():
     assert {"run": "a", "iteration": 2, "quantity": "val_map", "value": 0.3} in records
 
 
+
+def test_gradient_diagnostic_stays_out_of_the_curves_and_has_its_own_records():
+    class Fake:
+        history = [{"iteration": 1, "loss": 2.0, "grad_share/hashing": 0.9, "grad_share/image_reconstruction": 0.1,
+                    "grad_norm/hashing": 9.0, "grad_norm/image_reconstruction": 1.0},
+                   {"iteration": 2, "loss": 1.0, "grad_share/hashing": None, "grad_norm/hashing": 0.0},
+                   {"iteration": 3, "loss": 0.5, "grad_share/hashing": 0.99, "grad_share/image_reconstruction": 0.01}]
+
+    assert {r["quantity"] for r in cmp.history_records({"a": Fake()})} == {"loss"}
+    shares = cmp.gradient_share_records({"a": Fake()})
+    assert [(r["iteration"], r["quantity"], r["value"]) for r in shares] == [
+        (1, "hashing", 0.9), (1, "image_reconstruction", 0.1), (3, "hashing", 0.99), (3, "image_reconstruction", 0.01)]
+    assert cmp.gradient_shares(Fake()) == {"first": {"hashing": 0.9, "image_reconstruction": 0.1},
+                                           "last": {"hashing": 0.99, "image_reconstruction": 0.01}}
+
+    class Untracked:
+        history = [{"iteration": 1, "loss": 1.0}]
+
+    assert cmp.gradient_shares(Untracked()) == {}
+
 def test_load_classes_keeps_exactly_those_items(tmp_path):
     full = load("synth-birds", "test", root=tmp_path, n_train=60, n_test=120, size=16)
     part = load("synth-birds", "test", root=tmp_path, classes=[3, 1, 7], n_train=60, n_test=120, size=16)

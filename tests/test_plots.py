@@ -82,6 +82,13 @@ def test_training_curves_one_panel_per_quantity_one_line_per_run():
     assert _legend(fig) == ["ADSH, 12 bits", "ADSH, 48 bits", "A²-Net, 12 bits", "A²-Net, 48 bits"]
 
 
+
+def test_training_curves_with_a_common_y_label_title_each_panel():
+    records = [{"run": ("a2net++", 12), "iteration": i, "quantity": q, "value": 0.5} for q in ("hashing", "decorrelation")
+               for i in (1, 2)]
+    panels = [ax for ax in plots.training_curves(records, ylabel="share").axes if ax.axison]
+    assert [(ax.get_title(), ax.get_ylabel()) for ax in panels] == [("hashing", "share"), ("decorrelation", "share")]
+
 def test_ndcg_curves_one_panel_per_bits_with_reference_lines():
     ks = [5, 10, 20]
     curves = {("a2net", 12): dict(zip(ks, [0.3, 0.35, 0.4])), ("baseline", 12): dict(zip(ks, [0.2, 0.2, 0.3])),

@@ -144,13 +144,38 @@ def pick_queries(labels, count: int, seed: int) -> list[int]:
     return chosen
 
 
+GRADIENT_PREFIX = "grad_"
+"""History keys of the per-term trunk-gradient diagnostic (``a2lib.diagnostics``): ``grad_share/<term>`` and
+``grad_norm/<term>``."""
+SHARE_PREFIX = "grad_share/"
+
+
 def history_records(results: dict) -> list[dict]:
     """Long-format training curves: one ``{run, iteration, quantity, value}`` per logged number of each
-    ``TrainResult.history`` (each loss term, ``loss``, ``val_map``), with ``run`` the key of ``results``."""
+    ``TrainResult.history`` (each loss term, ``loss``, ``val_map``; not the gradient diagnostic, see
+    ``gradient_share_records``), with ``run`` the key of ``results``."""
     skip = {"iteration", "lr", "elapsed_s"}
     return [{"run": name, "iteration": record["iteration"], "quantity": key, "value": value}
             for name, result in results.items() for record in result.history
-            for key, value in record.items() if key not in skip]
+            for key, value in record.items() if key not in skip and not key.startswith(GRADIENT_PREFIX)]
+
+
+def gradient_share_records(results: dict) -> list[dict]:
+    """Each loss term's share of the trunk gradient per outer iteration (``a2lib.diagnostics``), in the layout of
+    ``history_records`` (``quantity`` = the term); iterations where every gradient was zero (share None) are left
+    out."""
+    return [{"run": name, "iteration": record["iteration"], "quantity": key[len(SHARE_PREFIX):], "value": value}
+            for name, result in results.items() for record in result.history
+            for key, value in record.items() if key.startswith(SHARE_PREFIX) and value is not None]
+
+
+def gradient_shares(result) -> dict[str, dict[str, float]]:
+    """``{"first": {term: share}, "last": {term: share}}``: each loss term's share of the trunk gradient at the first
+    and the last outer iteration of a training run (a term under 1% of the trunk gradient barely acts)."""
+    shares = [{key[len(SHARE_PREFIX):]: value for key, value in record.items() if key.startswith(SHARE_PREFIX)}
+              for record in result.history]
+    shares = [row for row in shares if row]
+    return {"first": shares[0], "last": shares[-1]} if shares else {}
 
 
 def ndcg_rows(results: dict, train_set: Dataset, test_set: Dataset, queries, ks, device=None) -> list[dict]:
@@ -199,6 +224,6 @@ def ndcg_by_method(rows: list[dict]) -> tuple[dict, dict]:
 
 __all__ = [
     "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "ablation_configs",
-    "evaluate_retrieval", "history_records", "ndcg_by_method", "ndcg_references", "ndcg_rows", "pick_queries",
-    "retrieval_examples", "top_k_retrievals", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
+    "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records", "ndcg_by_method",
+    "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "top_k_retrievals", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
 ]

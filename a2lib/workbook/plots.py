@@ -122,10 +122,12 @@ def _method_and_bits(run) -> tuple[str, object]:
     return (run[0], run[1]) if isinstance(run, tuple) else (str(run), None)
 
 
-def training_curves(records: Iterable[Mapping], *, columns: int = 4, xlabel: str = "outer iteration"):
+def training_curves(records: Iterable[Mapping], *, columns: int = 4, xlabel: str = "outer iteration",
+                    ylabel: str | None = None):
     """Training curves (notebook 02), one panel per logged quantity (loss terms, val_map), one line per run:
-    ``records`` are ``{run, iteration, quantity, value}`` (``studies.comparison.history_records``), ``run`` a
-    ``(method, bits)`` key; colour by method, line style by bits."""
+    ``records`` are ``{run, iteration, quantity, value}`` (``studies.comparison.history_records`` or
+    ``gradient_share_records``), ``run`` a ``(method, bits)`` key; colour by method, line style by bits. With
+    ``ylabel`` every panel has that y label and the quantity as its title; otherwise the quantity is the y label."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -146,7 +148,7 @@ def training_curves(records: Iterable[Mapping], *, columns: int = 4, xlabel: str
             label = display_name(method) + ("" if bits is None else f", {bits} bits")
             ax.plot(x, y, marker="o", markersize=3, color=method_color(method), label=label,
                     linestyle=BITS_STYLES[bits_seen.index(bits) % len(BITS_STYLES)])
-        ax.set(xlabel=xlabel, ylabel=quantity)
+        ax.set(xlabel=xlabel, ylabel=ylabel or quantity, title=quantity if ylabel else None)
     for ax in axes.flat[len(series):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
