@@ -51,6 +51,8 @@ def test_notebook_is_clean(path):
     )
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    ids = [c.get("id") for c in cells]
+    assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: every cell needs a unique id (nbformat 4.5)"
 
 
 @pytest.mark.parametrize("name", workbook.PROFILES)
