@@ -10,7 +10,8 @@ from a2lib.evaluate import mean_average_precision
 from a2lib.inference import binary, encode_dataset
 from a2lib.studies import Study
 from a2lib.studies import comparison as cmp
-from a2lib.studies.setup import PROFILE_DIR, fit_shallow
+from a2lib.studies.setup import fit_shallow
+from a2lib.workbook import PROFILE_DIR, WorkbookError, load_profile
 from a2lib.train import RUNTIME_FIELDS, TrainConfig, config_key
 
 WEIGHTS = {"lambda_": 1.0, "alpha": None, "beta": None, "eta": 0.1, "gamma": None, "adsh_gamma": 200.0,
@@ -44,14 +45,14 @@ TINY = dict(dataset="synth-birds", dataset_options={"n_train": 120, "n_test": 60
 
 @pytest.mark.parametrize("notebook, method, bits, variant", list(EXPECTED))
 def test_quick_profile_configs_are_the_ones_the_notebooks_built(notebook, method, bits, variant):
-    study = Study.from_profile("quick", notebook, device="cpu")
+    study = load_profile("quick").study(notebook, device="cpu")
     defining = lambda values: {k: v for k, v in values.items() if k not in RUNTIME_FIELDS}  # what the cache key holds
     assert defining(study.config(method, bits, variant=variant).to_dict()) == defining(
         EXPECTED[(notebook, method, bits, variant)])
 
 
 def test_notebook_06s_hand_built_config_is_the_studys():
-    study = Study.from_profile("quick", "06_retrieval_efficiency", dataset="synth-birds")
+    study = load_profile("quick").study("06_retrieval_efficiency", dataset="synth-birds")
     by_hand = TrainConfig(dataset="synth-birds", dataset_options=study.dataset_options, model="a2net",
                           model_options=study.model_options["a2net"], bits=48, backbone="small", seed=0,
                           device="cpu", **study.train_options)
@@ -77,22 +78,22 @@ def test_block_validation_names_the_valid_keys():
         Study(dataset="synth-birds", recipe="fast")
     with pytest.raises(ValueError, match="cannot change the recipe"):
         Study(**TINY).replace(recipe="quick")
-    with pytest.raises(ValueError, match="no block for notebook"):
-        Study.from_profile("quick", "07_missing")
-    with pytest.raises(ValueError, match="profile 'nightly' not found"):
-        Study.from_profile("nightly", "02_training")
+    with pytest.raises(WorkbookError, match="no block for notebook"):
+        load_profile("quick").study("07_missing")
+    with pytest.raises(WorkbookError, match="unknown profile 'nightly'"):
+        load_profile("nightly")
 
 
-def test_from_profile_reads_the_blocks_study_entry(tmp_path):
+def test_a_profile_gives_each_notebook_its_study(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump({"device": "cpu", "notebooks": {
         "02_training": {"study": {"dataset": "synth-birds", "recipe": "smoke", "seed": 3}, "bits_list": [12]},
         "03_activation_maps": {"study": {"recipe": "smoke"}}}}))
-    study = Study.from_profile(path, "02_training")
+    study = load_profile(str(path)).study("02_training")
     assert (study.dataset, study.seed, study.device, study.backbone) == ("synth-birds", 3, "cpu", "small")
-    assert Study.from_profile(path, "02_training", device="cuda").device == "cuda"
-    with pytest.raises(ValueError, match=r"'study' entry lacks \['dataset'\]"):
-        Study.from_profile(path, "03_activation_maps")
+    assert load_profile(str(path)).study("02_training", device="cuda").device == "cuda"
+    with pytest.raises(WorkbookError, match="'study' entry lacks 'dataset'"):
+        load_profile(str(path)).study("03_activation_maps")
 
 
 def test_a_recipe_gives_backbone_and_options_and_the_study_overrides_them():
@@ -147,7 +148,7 @@ def test_image_size_only_where_the_data_differs_from_the_backbone_default():
     assert "image_size" not in dominoes.config("baseline", 12).model_options
     assert dominoes.config("a2net", 12, options={"image_size": (32, 32)}).model_options == {"image_size": (32, 32)}
     assert Study(**TINY).config("a2net", 12).model_options == {"num_maps": 4, "image_size": [32, 32]}
-    assert Study.from_profile("quick", "03_activation_maps").config("a2net++", 12).model_options.get("image_size") is None
+    assert load_profile("quick").study("03_activation_maps").config("a2net++", 12).model_options.get("image_size") is None
 
 
 def test_variant_trains_the_dominoes_reference_on_one_block():

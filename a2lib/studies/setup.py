@@ -13,10 +13,8 @@ import copy
 import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import torch
-import yaml
 from torch.utils.data import Dataset, Subset
 
 from .. import recipes, shallow
@@ -26,8 +24,6 @@ from ..losses import LossWeights
 from ..models import build, list_models
 from ..train import TrainConfig, TrainResult, load_dataset, load_or_train
 
-PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
-"""The profiles shipped with the package (``<name>.yaml``)."""
 SHALLOW_METHODS = ("itq", "sdh")
 """Fitted on the pooled backbone features of a network (``a2lib.shallow``), not trained by ``a2lib.train``."""
 SHALLOW_FEATURES = ("trained", "pretrained")
@@ -118,29 +114,6 @@ class Study:
             raise ValueError(f"unknown study key(s) {unknown}; valid keys: {', '.join(cls.fields())}")
         return cls(**copy.deepcopy(values))
 
-    @classmethod
-    def from_profile(cls, name_or_path: str | Path, notebook: str, **overrides) -> "Study":
-        """The study of ``notebook``'s block in a profile (a name under ``PROFILE_DIR`` or a .yaml path): the
-        block's ``study`` entry; ``device`` defaults to the profile's; ``overrides`` (e.g. ``device=...``) win."""
-        path = Path(name_or_path)
-        if path.suffix not in (".yaml", ".yml"):
-            path = PROFILE_DIR / f"{name_or_path}.yaml"
-        if not path.is_file():
-            shipped = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
-            raise ValueError(f"profile {name_or_path!r} not found ({path}); choose one of {shipped} or a .yaml path")
-        spec = yaml.safe_load(path.read_text()) or {}
-        blocks = spec.get("notebooks") or {}
-        if notebook not in blocks:
-            raise ValueError(f"profile {path} has no block for notebook {notebook!r}; it has {', '.join(blocks)}")
-        values = dict((blocks[notebook] or {}).get("study") or {})
-        if "device" in spec:
-            values.setdefault("device", spec["device"])
-        missing = [key for key in ("dataset",) if key not in {**values, **overrides}]
-        if missing:
-            raise ValueError(f"profile {path}, notebook {notebook!r}: the block's 'study' entry lacks {missing}; "
-                             "add them to it or pass them as keyword arguments")
-        return cls.from_dict({**values, **overrides})
-
     def replace(self, **changes) -> "Study":
         """This study with some fields changed (e.g. another data set and its options), validated again. The recipe
         is already merged in, so another recipe needs a new ``Study``."""
@@ -219,6 +192,6 @@ def fit_shallow(method: str, bits: int, reference: TrainResult, train_set: Datas
 
 
 __all__ = [
-    "PROFILE_DIR", "SHALLOW_FEATURES", "SHALLOW_METHODS", "Study",
+    "SHALLOW_FEATURES", "SHALLOW_METHODS", "Study",
     "VARIANT_FLAVOUR", "fit_shallow",
 ]

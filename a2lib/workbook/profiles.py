@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import WorkbookError
+
+if TYPE_CHECKING:
+    from ..studies import Study
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
 PROFILES = ("smoke", "quick", "full")
@@ -26,6 +29,21 @@ class Profile:
     description: str = ""
     device: str = "auto"
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def study(self, notebook: str, **overrides) -> "Study":
+        """The ``Study`` of ``notebook``'s block (its ``study`` entry), on the profile's device unless
+        ``overrides`` (e.g. ``device=...``, ``dataset=...``) say otherwise: what that notebook builds its configs from.
+        (``a2lib.studies`` is imported here, not at the top, so that the ``a2lib`` command starts without torch.)"""
+        from ..studies import Study
+
+        if notebook not in self.notebooks:
+            raise WorkbookError(f"profile {self.name!r} has no block for notebook {notebook!r}; it has "
+                                f"{', '.join(self.notebooks)}")
+        values = {"device": self.device, **(self.notebooks[notebook].get("study") or {}), **overrides}
+        if "dataset" not in values:
+            raise WorkbookError(f"profile {self.name!r}, notebook {notebook!r}: the block's 'study' entry lacks "
+                                "'dataset'; add it or pass dataset=...")
+        return Study.from_dict(values)
 
 
 def profile_path(name_or_path: str) -> Path:
