@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +29,8 @@ from .losses import LossWeights
 from .models import build_backbone, option_names
 from .search import HammingIndex
 from .train import (HISTORY_NAME, TrainConfig, TrainResult, build_model, dataset_labels, load_or_train, train,
-                    write_history)
+                    write_result)
+from .train.cache import CODES_NAME, CONFIG_NAME, MODEL_NAME
 
 DEFAULT_METHOD, DEFAULT_BITS, DEFAULT_RECIPE = "a2net++", 32, "quick"
 DEFAULT_METRICS = ("map", "precision@10", "ndcg@20")
@@ -48,11 +47,10 @@ RGB_CHANNELS = 3
 """ModelConfig's default ``in_channels``; ``fit`` sets it only for data with another channel count."""
 FITTED_FORMAT, FITTED_VERSION = "a2lib.fit.Fitted", 1
 """The ``format`` and ``version`` recorded in a saved folder's config.json."""
-CONFIG_FILE, MODEL_FILE, CODES_FILE = "config.json", "model.pt", "db_codes.pt"
+CONFIG_FILE, MODEL_FILE, CODES_FILE = CONFIG_NAME, MODEL_NAME, CODES_NAME
 FILES = (CONFIG_FILE, MODEL_FILE, CODES_FILE, HISTORY_NAME)
 """A saved ``Fitted`` folder: the TrainConfig, the model's state dict, the database codes (with their training-set
 indices, labels, attributes and the training set's fingerprint) and the training history."""
-TMP_SUFFIX = ".tmp"
 
 
 def _train_option_names() -> list[str]:
@@ -272,20 +270,9 @@ class Fitted:
             ours = config_file.is_file() and _read_json(config_file, path).get("format") == FITTED_FORMAT
             if not (empty or ours):
                 raise FileExistsError(f"{path} exists and is not a folder written by Fitted.save; choose a new path")
-        tmp = path.with_name(path.name + TMP_SUFFIX)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
         meta = {"format": FITTED_FORMAT, "version": FITTED_VERSION, "config": self.config.to_dict()}
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
-        torch.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, tmp / MODEL_FILE)
-        result = self.result
-        torch.save({"db_codes": result.db_codes.cpu(), "db_indices": result.db_indices,
-                    "val_indices": result.val_indices, "db_labels": result.db_labels,
-                    "db_attributes": self.db_attributes, "best_iteration": result.best_iteration,
-                    "best_val_map": result.best_val_map, "data_fingerprint": result.data_fingerprint}, tmp / CODES_FILE)
-        write_history(result.history, tmp / HISTORY_NAME)
-        shutil.rmtree(path, ignore_errors=True)
-        os.replace(tmp, path)
+        write_result(self.result, path, meta, db_attributes=self.db_attributes,
+                     data_fingerprint=self.result.data_fingerprint)
         return path
 
     @classmethod

@@ -341,13 +341,14 @@ def test_a_damaged_checkpoint_is_reported_moved_aside_and_training_restarts(tmp_
 
 def test_writes_use_unique_temporary_names(tmp_path, monkeypatch):
     """Issue 18.7: fixed names (``<key>.tmp``, ``checkpoint.pt.tmp``) let two writers overwrite each other's file."""
+    from a2lib import atomic
     from a2lib.train import checkpoint
 
     names = []
     real_replace = os.replace
-    monkeypatch.setattr(checkpoint.os, "replace", lambda a, b: (names.append(os.path.basename(a)), real_replace(a, b)))
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (names.append(os.path.basename(a)), real_replace(a, b)))
     for _ in range(2):
-        checkpoint.save_atomic({"x": 1}, tmp_path / "checkpoint.pt")
+        atomic.save_atomic({"x": 1}, tmp_path / "checkpoint.pt")
         checkpoint.write_history([{"iteration": 1}], tmp_path / "history.json")
     assert len(set(names)) == 4 and all(n.endswith(".tmp") and n.count(".") >= 3 for n in names)
     assert torch.load(tmp_path / "checkpoint.pt") == {"x": 1}

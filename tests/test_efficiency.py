@@ -15,7 +15,6 @@ pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 BENCH_SEARCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_search.py"
 
 
-
 @pytest.fixture(scope="module")
 def bench():
     """benchmarks/bench_search.py as a module (the targets live there, outside the library)."""

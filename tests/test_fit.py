@@ -228,6 +228,20 @@ def test_save_load_round_trip(fitted, data, tmp_path):
     fitted.save(folder)  # a folder Fitted.save wrote is replaced
 
 
+
+def test_save_writes_through_a_unique_temporary_folder_and_leaves_neighbours_alone(fitted, tmp_path):
+    """A fixed ``<folder>.tmp`` would be shared by two processes saving at once, and ``my_model.tmp`` of the user's
+    would be deleted: save must leave it alone and leave no temporary folder behind."""
+    neighbour = tmp_path / "model.tmp"
+    neighbour.mkdir()
+    (neighbour / "keep.txt").write_text("mine")
+    fitted.save(tmp_path / "model")
+    fitted.save(tmp_path / "model")
+    assert (neighbour / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.tmp"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "db_codes.pt", "history.json",
+                                                                      "model.pt"]
+
 def test_load_refuses_another_config_and_broken_folders(fitted, tmp_path):
     folder = fitted.save(tmp_path / "model")
     with pytest.raises(ValueError, match="another config.*bits: folder 12 vs requested 16"):

@@ -2,7 +2,6 @@
 bad input."""
 import json
 
-import faiss
 import numpy as np
 import pytest
 import torch
@@ -14,7 +13,6 @@ from a2lib.search import HammingIndex, pack_codes, unpack_codes
 pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 BIT_LENGTHS = (12, 24, 32, 48)
-
 
 
 def random_signs(n, bits, seed):

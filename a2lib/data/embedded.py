@@ -1,26 +1,20 @@
 """What the generated (embedded) sets share: their on-disk cache and the check of their sizes.
 
-A cache file is written under a unique temporary name in its own folder and moved into place by an atomic rename,
-so processes generating the same data at once never collide and a reader never sees half a file. A file that cannot
-be read back (truncated, damaged, or not the expected dictionary) is reported with its path, moved aside and
-regenerated, so one bad file never blocks later runs.
+A cache file is written under a unique temporary name in its own folder and moved into place by an atomic rename
+(``a2lib.atomic``), so processes generating the same data at once never collide and a reader never sees half a file.
+A file that cannot be read back (truncated, damaged, or not the expected dictionary) is reported with its path,
+moved aside and regenerated, so one bad file never blocks later runs.
 """
 from __future__ import annotations
 
 import numbers
-import os
-import tempfile
-import time
-import warnings
 from pathlib import Path
 from typing import Callable, Collection
 
 import torch
 
+from ..atomic import move_aside, save_atomic
 from ..folders import data_root
-
-CORRUPT_SUFFIX = ".corrupt-"
-TEMPORARY_SUFFIX = ".tmp"
 
 
 def resolve_root(root) -> Path:
@@ -35,29 +29,8 @@ def check_count(value, what: str) -> int:
     return int(value)
 
 
-def write_atomic(data: dict, path: Path) -> None:
-    """Save ``data`` to ``path`` through a uniquely named temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{path.name}.", suffix=TEMPORARY_SUFFIX, delete=False)
-    try:
-        with handle:
-            torch.save(data, handle)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
-def move_aside(path: Path, reason: str) -> Path:
-    """Rename a damaged cache file to ``<name>.corrupt-<timestamp>-<pid>`` and warn naming both paths."""
-    aside = path.with_name(f"{path.name}{CORRUPT_SUFFIX}{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
-    try:
-        os.replace(path, aside)
-    except FileNotFoundError:  # another process moved it first
-        pass
-    warnings.warn(f"data cache file {path} is damaged ({reason}); moved it to {aside} and regenerating the data. "
-                  f"Delete {aside} once you no longer need it.", stacklevel=3)
-    return aside
+def _damaged(path: Path, reason: str) -> None:
+    move_aside(path, f"data cache file {path} is damaged ({reason})", "regenerating the data")
 
 
 def _read(path: Path, keys: Collection[str]) -> dict | None:
@@ -67,11 +40,11 @@ def _read(path: Path, keys: Collection[str]) -> dict | None:
     except FileNotFoundError:
         return None
     except Exception as error:  # torch, zipfile and pickle raise many types for a damaged file
-        move_aside(path, f"{type(error).__name__}: {error}")
+        _damaged(path, f"{type(error).__name__}: {error}")
         return None
     missing = sorted(set(keys) - set(data)) if isinstance(data, dict) else sorted(keys)
     if missing:
-        move_aside(path, f"missing entries {', '.join(missing)}")
+        _damaged(path, f"missing entries {', '.join(missing)}")
         return None
     return data
 
@@ -81,5 +54,5 @@ def load_or_generate(path: Path, generate: Callable[[], dict], keys: Collection[
     data = _read(path, keys) if path.exists() else None
     if data is None:
         data = generate()
-        write_atomic(data, path)
+        save_atomic(data, path)
     return data

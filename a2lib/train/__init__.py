@@ -8,9 +8,8 @@
 """
 from ..inference import binary, encode_dataset, map_dataset
 from .cache import (CACHE_FORMAT_VERSION, build_model, config_key, entry_dir, entry_key, load_cached, load_dataset,
-                    load_or_train, save_entry)
-from .checkpoint import (CHECKPOINT_NAME, HISTORY_NAME, cpu_state, move_aside, restore_rng, rng_state, save_atomic,
-                         write_history)
+                    load_or_train, save_entry, write_result)
+from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import DB_CODES, OPTIMIZERS, RUNTIME_FIELDS, TrainConfig, TrainResult
 from .trainer import Trainer, dataset_labels, split_validation, train
 
@@ -18,6 +17,5 @@ __all__ = [
     "CACHE_FORMAT_VERSION", "CHECKPOINT_NAME", "DB_CODES", "HISTORY_NAME", "OPTIMIZERS", "RUNTIME_FIELDS",
     "TrainConfig", "TrainResult", "Trainer", "binary", "build_model", "config_key", "cpu_state", "dataset_labels",
     "encode_dataset", "entry_dir", "entry_key", "load_cached", "load_dataset", "load_or_train", "map_dataset",
-    "move_aside", "restore_rng", "rng_state", "save_atomic", "save_entry", "split_validation", "train",
-    "write_history",
+    "restore_rng", "rng_state", "save_entry", "split_validation", "train", "write_history", "write_result",
 ]

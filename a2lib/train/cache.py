@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,11 +35,12 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import folders
+from ..atomic import move_aside, publish_folder, unique_temporary
 from ..data import load
 from ..data.identity import fingerprint
 from ..device import select_device
 from ..models import build
-from .checkpoint import HISTORY_NAME, move_aside, unique_temporary, write_history
+from .checkpoint import HISTORY_NAME, write_history
 from .config import TrainConfig, TrainResult
 from .trainer import train
 
@@ -56,7 +56,7 @@ KEY_LENGTH = 24
 """Hex characters of the sha256 used for the folder name (96 bits)."""
 CONFIG_NAME, MODEL_NAME, CODES_NAME = "config.json", "model.pt", "db_codes.pt"
 CODES_KEYS = ("db_codes", "db_indices", "val_indices", "db_labels", "best_iteration", "best_val_map")
-PARTIAL_SUFFIX, LOCK_SUFFIX, REPLACED_SUFFIX = ".partial", ".lock", ".replaced"
+PARTIAL_SUFFIX, LOCK_SUFFIX = ".partial", ".lock"
 
 
 def _json_key(canonical: dict) -> str:
@@ -142,50 +142,35 @@ def load_cached(config: TrainConfig, data_fingerprint: str, cache_dir=None) -> T
                        history, codes["best_iteration"], codes["best_val_map"], config, data_fingerprint)
 
 
-def _publish(folder: Path, path: Path) -> None:
-    """Rename the written ``folder`` onto ``path``, replacing an entry there; when another process publishes the same
-    entry in between, its entry is kept and ``folder`` dropped (both hold the same training)."""
-    replaced = None
-    if path.exists():
-        replaced = unique_temporary(path.with_name(path.name + REPLACED_SUFFIX))
-        try:
-            os.replace(path, replaced)
-        except FileNotFoundError:
-            replaced = None
-    try:
-        os.replace(folder, path)
-    except OSError:
-        if not path.is_dir():
-            raise
-    finally:
-        for leftover in (folder, replaced):
-            if leftover is not None:
-                shutil.rmtree(leftover, ignore_errors=True)
-
-
-def save_entry(result: TrainResult, cache_dir=None) -> Path:
-    """Write ``result`` as the cache entry of its config and data fingerprint (into a uniquely named temporary folder,
-    then renamed into place)."""
-    if result.data_fingerprint is None:
-        raise ValueError("the result has no data_fingerprint (it was not made by a2lib.train.train), so its cache "
-                         "key is unknown; train it with train() or load_or_train()")
-    path = entry_dir(result.config, result.data_fingerprint, cache_dir)
+def write_result(result: TrainResult, path: Path, meta: dict, **extra_codes) -> Path:
+    """The folder ``path`` holding ``meta`` as config.json, the model's state dict (model.pt), the database codes,
+    indices, labels and best iteration plus ``extra_codes`` (db_codes.pt) and the history; written into a uniquely
+    named temporary folder, then renamed into place (``a2lib.atomic.publish_folder``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = unique_temporary(path)
     try:
         folder.mkdir()
-        (folder / CONFIG_NAME).write_text(json.dumps(_canonical(result.config, result.data_fingerprint), indent=1,
-                                                     sort_keys=True))
+        (folder / CONFIG_NAME).write_text(json.dumps(meta, indent=1, sort_keys=True))
         torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, folder / MODEL_NAME)
         torch.save({"db_codes": result.db_codes.cpu(), "db_indices": result.db_indices,
                     "val_indices": result.val_indices, "db_labels": result.db_labels,
-                    "best_iteration": result.best_iteration, "best_val_map": result.best_val_map}, folder / CODES_NAME)
+                    "best_iteration": result.best_iteration, "best_val_map": result.best_val_map, **extra_codes},
+                   folder / CODES_NAME)
         write_history(result.history, folder / HISTORY_NAME)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    _publish(folder, path)
+    publish_folder(folder, path)
     return path
+
+
+def save_entry(result: TrainResult, cache_dir=None) -> Path:
+    """Write ``result`` as the cache entry of its config and data fingerprint (``write_result``)."""
+    if result.data_fingerprint is None:
+        raise ValueError("the result has no data_fingerprint (it was not made by a2lib.train.train), so its cache "
+                         "key is unknown; train it with train() or load_or_train()")
+    path = entry_dir(result.config, result.data_fingerprint, cache_dir)
+    return write_result(result, path, _canonical(result.config, result.data_fingerprint))
 
 
 @contextmanager
@@ -242,4 +227,4 @@ def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: 
 
 
 __all__ = ["CACHE_FORMAT_VERSION", "build_model", "config_key", "entry_dir", "entry_key", "entry_lock",
-           "load_cached", "load_dataset", "load_or_train", "save_entry"]
+           "load_cached", "load_dataset", "load_or_train", "save_entry", "write_result"]

@@ -55,8 +55,8 @@ from ..evaluate import mean_average_precision
 from ..inference import binary, encode_dataset
 from ..losses import objective
 from ..similarity import similarity
-from .checkpoint import (CHECKPOINT_NAME, HISTORY_NAME, cpu_state, move_aside, restore_rng, rng_state, save_atomic,
-                         write_history)
+from ..atomic import move_aside, save_atomic
+from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import TrainConfig, TrainResult
 
 Callback = Callable[[int, list[dict]], None]
