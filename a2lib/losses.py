@@ -1,27 +1,37 @@
 """Loss terms of A²-Net / A²-Net++ (Eq. 7, 8, 11/13, 14), ADSH's quantisation term, ExchNet's terms, and their sum.
 
-Normalisation (so that no term's scale depends on the batch size n or the database size N); it follows the
-authors' public A²-Net code, which is what the paper's weights were tuned with:
-- feature reconstruction (Eq. 7): both Frobenius norms become element means: ||X - W^T V'||^2 / (n d) and
-  λ ||WX - V'||^2 / (n k) (the public code's ``MSELoss(x_hat, x)``);
-- decorrelation (Eq. 8): ||V'^T V' - nI||^2 / (n k), so that with the paper's α = 1/(n k) the weighted term is
-  the mean squared entry of (V'^T V'/n - I);
-- hashing (Eq. 11/13): the double sum over the n x N pairs becomes the mean over pairs (ADSH and A²-Net code divide
-  by n·N), weighted by β = 12/k;
+Normalisation is a documented choice (``LossWeights.reduction``); no term's scale depends on the database size N.
+- hashing (Eq. 11/13): the double sum over the n x N pairs becomes the mean over pairs (ADSH's and the A²-Net code
+  divide by n·N), weighted by β = 12/k, so it is β times the mean squared error of an inner product in [-k, k];
+- ``"element_mean"`` (default; the public A²-Net code's ``MSELoss``, which produced the paper's numbers): the other
+  Frobenius norms of Eq. (15) become element means: ||X - W^T V'||^2 / (n d), λ ||WX - V'||^2 / (n k) (Eq. 7),
+  α ||V'^T V' - nI||^2 / (n k) (Eq. 8; with the paper's α = 1/(n k) the mean squared entry of V'^T V'/n - I), and
+  η ||Ψ(g) - I||^2 / (n C H W) for each of g, g' (Eq. 14). η then weighs one pixel's squared error against β times
+  one pair's squared code error, so at the paper's η the image term has almost no say on the trunk
+  (``a2lib.diagnostics``; in ``quick`` under 1% of the trunk gradient);
+- ``"per_image"`` (the paper's norms read per image): each of those norms is summed over one item's elements and
+  averaged over the batch (/ n): d, k, k and C·H·W times the element means. η then weighs one image's summed
+  squared pixel error against β times one pair's squared code error. Measured, reconstruction swamps hashing at
+  the paper's weights: in ``quick`` (12 bits) the feature reconstruction takes 96% of the trunk gradient at the
+  start and A²-Net stays at chance (0.029 test mAP against 0.261), the image term 86-92% and A²-Net++ stays at
+  chance (0.034 against 0.292); for the ``full`` models at initialisation (ResNet-50 at 224 px without ImageNet
+  weights, A²-Net++ 48 bits, one batch) the feature reconstruction takes 99% and hashing 0.03%; the ``smoke``
+  settings diverge to NaN. It is there to study that regime (a dose response in η), not to train with;
 - ADSH quantisation: ||F - B_Ω||^2 / n (per-item squared distance). ADSH's code divides γ_ADSH ||F - B_Ω||^2 by n·N
   and A²-Net's code multiplies the whole ADSH loss by β, so the code family's γ_ADSH = 200 is gamma = β·200/N here
   (``gamma=None``). This term is ADSH's (the paper trains "following ADSH"), not one of the paper's equations;
-- image reconstruction (Eq. 14): element means ||Î - I||^2 / (n C H W), each of the two weighted by η
-  (the public fragment's ``mse_loss(...) * 0.1``);
-- ExchNet: diversity = mean cosine similarity between different parts' attention maps; alignment = mean squared
-  distance of part features to their class anchors (element mean).
+- ExchNet (Cui et al. ECCV 2020, as its public code ``exchnet_loss.py``): spatial diversity = mean over images of
+  1 - mean Hellinger distance between the parts' spatial distributions; channel diversity = mean over images of
+  max(0, t - mean Hellinger distance between the parts' channel distributions), t = 0.4; alignment =
+  ||part features - class anchors||_F / n (the Frobenius norm itself, not squared). Weights 0.1, 0.1, 1.
 
 The losses of the other deep methods of the paper's tables (``dpsh_loss``, ``hashnet_loss``, ``csq_loss``,
-``orthocos_loss``) take only the batch: pairs are the n(n-1) ordered in-batch pairs i != j, and every term is a
-mean over pairs, items or elements, so none scales with n. Each returns ``(total, weighted terms)``.
+``orthocos_loss``) take the batch (and, for DPSH and HashNet, a memory of database outputs): every term is a mean
+over pairs, items or elements, so none scales with n. Each returns ``(total, weighted terms)``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -36,6 +46,12 @@ BETA_NUMERATOR = 12.0
 ADSH_GAMMA = 200.0
 """γ of ADSH's public code (quantisation weight before its division by n·N)."""
 MAP_NORM_EPS = 1e-12
+REDUCTIONS = ("element_mean", "per_image")
+"""How the reconstruction, consistency and decorrelation norms are scaled (module docstring)."""
+EXCHNET_DIVERSITY_WEIGHT = 0.1
+"""λ_sp = λ_ch = 0.1: the defaults of ExchNet's public ``run.py`` (its ``adsh_exchnet.py`` passes 1.0)."""
+EXCHNET_CHANNEL_MARGIN = 0.4
+"""t of ExchNet's channel diversity hinge max(0, t - mean Hellinger distance) (public ``CH_Loss``)."""
 
 
 @dataclass
@@ -44,7 +60,10 @@ class LossWeights:
 
     lambda_: λ = 1.  alpha: None -> 1/(n k).  beta: None -> 12/k.  eta: η = 0.1 (use 0.5 for MNIST-CIFAR).
     gamma: None -> β·adsh_gamma/N (the code family's γ = 200 under this normalisation); a number is used as is;
-    0 disables the quantisation term.  diversity / alignment: ExchNet's terms (weights not given in its summary).
+    0 disables the quantisation term.  reduction: "element_mean" (the public A²-Net code's, default) or
+    "per_image" (the paper's norms per image); what each weight then means, and what each does, is in the module
+    docstring.
+    spatial_diversity / channel_diversity / channel_margin / alignment: ExchNet's terms (its public code's values).
     """
 
     lambda_: float = 1.0
@@ -53,8 +72,19 @@ class LossWeights:
     eta: float = 0.1
     gamma: float | None = None
     adsh_gamma: float = ADSH_GAMMA
-    diversity: float = 1.0
+    reduction: str = "element_mean"
+    spatial_diversity: float = EXCHNET_DIVERSITY_WEIGHT
+    channel_diversity: float = EXCHNET_DIVERSITY_WEIGHT
+    channel_margin: float = EXCHNET_CHANNEL_MARGIN
     alignment: float = 1.0
+
+    def __post_init__(self):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"LossWeights.reduction must be one of {', '.join(REDUCTIONS)}, got {self.reduction!r}")
+
+    def numbers(self) -> dict[str, float | None]:
+        """The numeric weights (every field but ``reduction``), for validation."""
+        return {k: v for k, v in asdict(self).items() if k != "reduction"}
 
     def resolve(self, n: int, k: int, num_database: int) -> dict[str, float]:
         """The numeric weights for a batch of n items, k bits and a database of N items."""
@@ -65,7 +95,8 @@ class LossWeights:
             "beta": beta,
             "eta": float(self.eta),
             "gamma": beta * self.adsh_gamma / num_database if self.gamma is None else float(self.gamma),
-            "diversity": float(self.diversity),
+            "spatial_diversity": float(self.spatial_diversity),
+            "channel_diversity": float(self.channel_diversity),
             "alignment": float(self.alignment),
         }
 
@@ -73,22 +104,37 @@ class LossWeights:
         return asdict(self)
 
 
-def feature_reconstruction_loss(features: Tensor, features_hat: Tensor) -> Tensor:
-    """||X - W^T V'||_F^2 / (n d): first term of Eq. (7)."""
-    return (features - features_hat).pow(2).mean()
+def squared_error(prediction: Tensor, target: Tensor, reduction: str = "element_mean") -> Tensor:
+    """The element mean of the squared error (``"element_mean"``) or ||prediction - target||_F^2 / n
+    (``"per_image"``: summed over each item's elements, mean over the batch); item i is row i."""
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction shape {tuple(prediction.shape)} differs from target shape "
+                         f"{tuple(target.shape)}")
+    squared = (prediction - target).pow(2)
+    if reduction == "per_image":
+        return squared.sum() / max(squared.shape[0], 1)
+    if reduction == "element_mean":
+        return squared.mean()
+    raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
 
 
-def code_consistency_loss(pre_codes: Tensor, codes: Tensor) -> Tensor:
-    """||WX - V'||_F^2 / (n k): the relaxed constraint of Eq. (7) (weighted by λ)."""
-    return (pre_codes - codes).pow(2).mean()
+def feature_reconstruction_loss(features: Tensor, features_hat: Tensor, reduction: str = "element_mean") -> Tensor:
+    """||X - W^T V'||_F^2 / (n d) or / n (per image): first term of Eq. (7)."""
+    return squared_error(features_hat, features, reduction)
 
 
-def decorrelation_loss(codes: Tensor) -> Tensor:
-    """||V'^T V' - nI||_F^2 / (n k) of Eq. (8), V' the (n, k) batch codes (k x k Gram)."""
+def code_consistency_loss(pre_codes: Tensor, codes: Tensor, reduction: str = "element_mean") -> Tensor:
+    """||WX - V'||_F^2 / (n k) or / n (per image): the relaxed constraint of Eq. (7) (weighted by λ)."""
+    return squared_error(pre_codes, codes, reduction)
+
+
+def decorrelation_loss(codes: Tensor, reduction: str = "element_mean") -> Tensor:
+    """||V'^T V' - nI||_F^2 / (n k) or / n (per image) of Eq. (8), V' the (n, k) batch codes (k x k Gram)."""
     n, k = codes.shape
     gram = codes.t() @ codes
     eye = torch.eye(k, dtype=codes.dtype, device=codes.device)
-    return (gram - n * eye).pow(2).sum() / (n * k)
+    scale = n if reduction == "per_image" else n * k
+    return (gram - n * eye).pow(2).sum() / scale
 
 
 def hashing_loss(codes: Tensor, database_codes: Tensor, similarity: Tensor) -> Tensor:
@@ -102,29 +148,44 @@ def quantization_loss(codes: Tensor, batch_database_codes: Tensor) -> Tensor:
     return (codes - batch_database_codes).pow(2).sum() / codes.shape[0]
 
 
-def image_reconstruction_loss(reconstruction: Tensor, images: Tensor) -> Tensor:
-    """||Ψ(g) - I||_F^2 / (n C H W): one term of Eq. (14); target and output live in the same space."""
+def image_reconstruction_loss(reconstruction: Tensor, images: Tensor, reduction: str = "element_mean") -> Tensor:
+    """||Ψ(g) - I||_F^2 / (n C H W) or / n (per image: summed over C·H·W): one term of Eq. (14)."""
     if reconstruction.shape != images.shape:
         raise ValueError(
             f"reconstruction shape {tuple(reconstruction.shape)} differs from image shape {tuple(images.shape)}"
         )
-    return (reconstruction - images).pow(2).mean()
+    return squared_error(reconstruction, images, reduction)
 
 
-def part_diversity_loss(attention: Tensor) -> Tensor:
-    """ExchNet part diversity: mean cosine similarity of every pair of different attention maps of an image."""
-    n, m = attention.shape[:2]
+def mean_hellinger_distance(distributions: Tensor) -> Tensor:
+    """(n,) mean over the pairs i < j of the Hellinger distance ||√p_i - √p_j|| / √2 (in [0, 1]) between the M
+    distributions (rows summing to 1) of each item of ``distributions`` (n, M, D); zero when M < 2."""
+    n, m = distributions.shape[:2]
     if m < 2:
-        return attention.new_zeros(())
-    flat = F.normalize(attention.flatten(2), dim=2, eps=MAP_NORM_EPS)
-    gram = flat @ flat.transpose(1, 2)
-    off_diagonal = gram.sum() - gram.diagonal(dim1=1, dim2=2).sum()
-    return off_diagonal / (n * m * (m - 1))
+        return distributions.new_zeros(n)
+    roots = distributions.clamp(min=0).sqrt()
+    rows, cols = torch.triu_indices(m, m, offset=1, device=distributions.device)
+    distance = (roots[:, rows] - roots[:, cols]).norm(dim=2) / math.sqrt(2)
+    return distance.mean(dim=1)
+
+
+def spatial_diversity_loss(part_maps: Tensor) -> Tensor:
+    """ExchNet spatial diversity: mean over images of 1 - mean Hellinger distance between the parts' spatial
+    distributions (softmax over positions of each part's map, (n, M, h*w) or (n, M, h, w))."""
+    distributions = torch.softmax(part_maps.flatten(2), dim=2)
+    return (1 - mean_hellinger_distance(distributions)).mean()
+
+
+def channel_diversity_loss(part_features: Tensor, margin: float = EXCHNET_CHANNEL_MARGIN) -> Tensor:
+    """ExchNet channel diversity: mean over images of max(0, margin - mean Hellinger distance) between the parts'
+    channel distributions (softmax over channels of each pooled part feature, (n, M, C))."""
+    distributions = torch.softmax(part_features, dim=2)
+    return F.relu(margin - mean_hellinger_distance(distributions)).mean()
 
 
 def part_alignment_loss(part_features: Tensor, part_anchors: Tensor) -> Tensor:
-    """ExchNet alignment: mean squared distance between part features and their (fixed) class anchors."""
-    return (part_features - part_anchors.detach()).pow(2).mean()
+    """ExchNet alignment: ||part features - class anchors||_F / n (anchors fixed), as its public code."""
+    return (part_features - part_anchors.detach()).norm() / part_features.shape[0]
 
 
 def _check_shapes(codes: Tensor, S: Tensor, B: Tensor, B_batch: Tensor | None) -> None:
@@ -144,8 +205,8 @@ def objective(out, images: Tensor, S: Tensor, B: Tensor, B_batch: Tensor | None,
     ``terms`` holds each weighted contribution (they sum to ``total``); terms the output does not carry are absent:
     "hashing" and "quantization" always (quantisation unless gamma = 0 or B_batch is None), "feature_reconstruction"
     when ``out.features_hat`` is set, "decorrelation" when ``out.decorrelate``, "image_reconstruction" when
-    ``out.recon_g`` or ``out.recon_gp`` is set, "diversity" when ExchNet part features are set, "alignment"
-    when their anchors are.
+    ``out.recon_g`` or ``out.recon_gp`` is set, "spatial_diversity" when ExchNet part maps are set,
+    "channel_diversity" when its part features are, "alignment" when their anchors are.
     """
     weights = weights or LossWeights()
     codes = out.codes
@@ -156,18 +217,23 @@ def objective(out, images: Tensor, S: Tensor, B: Tensor, B_batch: Tensor | None,
     terms: dict[str, Tensor] = {"hashing": w["beta"] * hashing_loss(codes, B, S.to(codes.dtype))}
     if B_batch is not None and w["gamma"] != 0:
         terms["quantization"] = w["gamma"] * quantization_loss(codes, B_batch.to(codes.dtype))
+    reduction = weights.reduction
     if out.features_hat is not None:
-        terms["feature_reconstruction"] = feature_reconstruction_loss(out.features, out.features_hat)
+        terms["feature_reconstruction"] = feature_reconstruction_loss(out.features, out.features_hat, reduction)
         if out.pre_codes is not None and w["lambda_"] != 0:
             terms["feature_reconstruction"] = terms["feature_reconstruction"] + w["lambda_"] * code_consistency_loss(
-                out.pre_codes, codes)
+                out.pre_codes, codes, reduction)
     if out.decorrelate:
-        terms["decorrelation"] = w["alpha"] * decorrelation_loss(codes)
+        terms["decorrelation"] = w["alpha"] * decorrelation_loss(codes, reduction)
     recons = [r for r in (out.recon_g, out.recon_gp) if r is not None]
     if recons:
-        terms["image_reconstruction"] = w["eta"] * sum(image_reconstruction_loss(r, images) for r in recons)
-    if out.part_features is not None and out.attention is not None:
-        terms["diversity"] = w["diversity"] * part_diversity_loss(out.attention)
+        terms["image_reconstruction"] = w["eta"] * sum(image_reconstruction_loss(r, images, reduction)
+                                                       for r in recons)
+    if out.part_maps is not None and w["spatial_diversity"] != 0:
+        terms["spatial_diversity"] = w["spatial_diversity"] * spatial_diversity_loss(out.part_maps)
+    if out.part_features is not None and w["channel_diversity"] != 0:
+        terms["channel_diversity"] = w["channel_diversity"] * channel_diversity_loss(out.part_features,
+                                                                                     weights.channel_margin)
     if out.part_anchors is not None:
         terms["alignment"] = w["alignment"] * part_alignment_loss(out.part_features, out.part_anchors)
     total = sum(terms.values())
@@ -182,13 +248,21 @@ def _check_codes_labels(codes: Tensor, labels: Tensor) -> None:
                          f"match the {codes.shape[0]} codes, got shape {tuple(labels.shape)}")
 
 
-def _in_batch_pairs(codes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(inner products u_i^T u_j, s_ij in {0, 1}, mask of the pairs i != j), all (n, n)."""
+def _pairs(codes: Tensor, labels: Tensor, memory: Tensor | None,
+           memory_labels: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """(inner products, s in {0, 1}, mask of the pairs used): the n x N pairs of the batch with ``memory`` (all
+    used), or without a memory the n x n in-batch pairs i != j."""
     _check_codes_labels(codes, labels)
-    n = codes.shape[0]
-    s = shares_label(labels, labels).to(codes.dtype)
-    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=codes.device)
-    return codes @ codes.t(), s, off_diagonal
+    if memory is None:
+        n = codes.shape[0]
+        s = shares_label(labels, labels).to(codes.dtype)
+        return codes @ codes.t(), s, ~torch.eye(n, dtype=torch.bool, device=codes.device)
+    if memory.dim() != 2 or memory.shape[1] != codes.shape[1] or memory_labels is None \
+            or len(memory_labels) != len(memory):
+        raise ValueError(f"memory must be (N, {codes.shape[1]}) codes with N memory_labels, got "
+                         f"{tuple(memory.shape)} and {None if memory_labels is None else len(memory_labels)}")
+    s = shares_label(labels, memory_labels).to(codes.dtype)
+    return codes @ memory.to(codes.dtype).t(), s, torch.ones_like(s, dtype=torch.bool)
 
 
 def dpsh_loss(codes: Tensor, labels: Tensor, eta: float, memory: Tensor | None = None,
@@ -200,29 +274,24 @@ def dpsh_loss(codes: Tensor, labels: Tensor, eta: float, memory: Tensor | None =
     Pairs: the batch against ``memory`` (N, k), the latest outputs of every training item (the U matrix of the
     authors' code, zero rows for items not seen yet), with ``memory_labels``; without a memory, in-batch pairs i != j.
     """
-    if memory is None:
-        inner, s, pairs = _in_batch_pairs(codes, labels)
-        theta = inner / 2
-        nll = F.softplus(theta) - s * theta
-        likelihood = nll[pairs].mean() if pairs.any() else codes.new_zeros(())
-    else:
-        _check_codes_labels(codes, labels)
-        if memory.dim() != 2 or memory.shape[1] != codes.shape[1] or memory_labels is None \
-                or len(memory_labels) != len(memory):
-            raise ValueError(f"memory must be (N, {codes.shape[1]}) codes with N memory_labels, got "
-                             f"{tuple(memory.shape)} and {None if memory_labels is None else len(memory_labels)}")
-        theta = codes @ memory.to(codes.dtype).t() / 2
-        s = shares_label(labels, memory_labels).to(codes.dtype)
-        likelihood = (F.softplus(theta) - s * theta).mean()
+    inner, s, pairs = _pairs(codes, labels, memory, memory_labels)
+    theta = inner / 2
+    nll = F.softplus(theta) - s * theta
+    likelihood = nll[pairs].mean() if pairs.any() else codes.new_zeros(())
     quantization = (codes - binary(codes.detach(), "DPSH codes").to(codes)).pow(2).sum(1).mean()
     terms = {"likelihood": likelihood, "quantization": eta * quantization}
     return sum(terms.values()), terms
 
 
-def hashnet_loss(codes: Tensor, labels: Tensor, alpha: float) -> tuple[Tensor, dict[str, Tensor]]:
-    """HashNet (Cao et al., ICCV 2017): weighted mean over pairs i != j of log(1 + e^θ) - s θ, θ = α h_i^T h_j,
-    w = |S|/|S1| for similar and |S|/|S0| for dissimilar pairs (each class carries weight |S|). Term "likelihood"."""
-    inner, s, pairs = _in_batch_pairs(codes, labels)
+def hashnet_loss(codes: Tensor, labels: Tensor, alpha: float, memory: Tensor | None = None,
+                 memory_labels: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """HashNet (Cao et al., ICCV 2017): weighted mean over pairs of log(1 + e^θ) - s θ, θ = α h_i^T h_j,
+    w = |S|/|S1| for similar and |S|/|S0| for dissimilar pairs (each class carries weight |S|). Term "likelihood".
+
+    Pairs: the batch against ``memory`` (N, k), the latest outputs of every training item (as the U matrix of
+    DeepHash-pytorch's HashNet), with ``memory_labels``; without a memory, in-batch pairs i != j.
+    """
+    inner, s, pairs = _pairs(codes, labels, memory, memory_labels)
     theta = alpha * inner
     nll = F.softplus(theta) - s * theta
     s, nll = s[pairs], nll[pairs]

@@ -27,9 +27,10 @@ class Recipe:
         return copy.deepcopy(self.model_options.get(method, {}))
 
 
-_CPU_ATTENTION = {"num_maps": 12, "balance_parts": True}
+_CPU_ATTENTION = {"num_maps": 12, "balance_parts": True, "normalize_parts": False}
 """12 attention maps at every code length (paper: one per bit) and balanced parts, so the attention branch learns
-from random initialisation on a CPU (measured in ``A2NetConfig``'s docstring)."""
+from random initialisation on a CPU (measured in ``A2NetConfig``'s docstring); the parts concatenated raw, as the
+public code (``quick``, A²-Net 12 bits, one seed: 0.274 test mAP raw against 0.261 L2-normalised)."""
 
 RECIPES = {
     "paper": Recipe(

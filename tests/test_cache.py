@@ -71,7 +71,8 @@ def test_key_covers_every_result_field_but_not_the_device():
 TINY_CONFIG_JSON = (
     '{"backbone":"none","batch_size":8,"bits":6,"dataset":"tiny","dataset_options":{},"db_codes":"learned",'
     '"dcc_sweeps":1,"eval_batch_size":64,"eval_every":1,"inner_epochs":2,"loss_weights":{"adsh_gamma":200.0,'
-    '"alignment":1.0,"alpha":null,"beta":null,"diversity":1.0,"eta":0.1,"gamma":null,"lambda_":1.0},"lr":0.05,'
+    '"alignment":1.0,"alpha":null,"beta":null,"channel_diversity":0.1,"channel_margin":0.4,"eta":0.1,'
+    '"gamma":null,"lambda_":1.0,"reduction":"element_mean","spatial_diversity":0.1},"lr":0.05,'
     '"lr_decay_at":2,"lr_decay_factor":0.1,"model":"tiny","model_options":{},"momentum":0.9,"n_samples":24,'
     '"optimizer":"sgd","outer_iterations":3,"seed":3,"similarity_reweight":true,"val_fraction":0.2,'
     '"weight_decay":0.0001}'
@@ -79,11 +80,11 @@ TINY_CONFIG_JSON = (
 """tiny_config()'s result-defining fields as canonical JSON written out by hand: sorted keys, no spaces."""
 
 
-def test_keys_are_the_sha256_of_the_canonical_json_with_format_4_and_the_data():
+def test_keys_are_the_sha256_of_the_canonical_json_with_the_format_and_the_data():
     config = tiny_config(device="cuda", num_workers=4, grad_diagnostic=False)
     data = "d" * 64
-    config_json = '{"config":' + TINY_CONFIG_JSON + ',"format":4}'
-    entry_json = '{"config":' + TINY_CONFIG_JSON + ',"data":"' + data + '","format":4}'
+    config_json = '{"config":' + TINY_CONFIG_JSON + ',"format":5}'
+    entry_json = '{"config":' + TINY_CONFIG_JSON + ',"data":"' + data + '","format":5}'
     assert cache.config_key(config) == hashlib.sha256(config_json.encode()).hexdigest()
     assert cache.entry_key(config, data) == hashlib.sha256(entry_json.encode()).hexdigest()
     assert cache.entry_dir(config, data, "/c").name == cache.entry_key(config, data)[: cache.KEY_LENGTH]

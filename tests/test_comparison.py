@@ -92,6 +92,20 @@ def test_gradient_diagnostic_stays_out_of_the_curves_and_has_its_own_records():
 
     assert cmp.gradient_shares(Untracked()) == {}
 
+
+def test_term_say_calls_a_term_inert_only_under_one_percent_at_both_ends():
+    class Run:
+        def __init__(self, first, last):
+            self.history = [{"iteration": 1, **{f"grad_share/{k}": v for k, v in first.items()}},
+                            {"iteration": 2, **{f"grad_share/{k}": v for k, v in last.items()}}]
+
+    rows = cmp.term_say({"a": Run({"hashing": 0.995, "image": 0.005}, {"hashing": 0.95, "image": 0.05}),
+                         "b": Run({"hashing": 0.999, "image": 0.001}, {"hashing": 0.991, "image": 0.009})})
+    verdicts = {(r["run"], r["term"]): r["verdict"] for r in rows}
+    assert verdicts == {("a", "hashing"): "acts", ("a", "image"): "acts", ("b", "hashing"): "acts",
+                        ("b", "image"): "inert"}
+    assert cmp.term_say({"b": Run({"image": 0.009}, {"image": 0.011})}, threshold=0.02)[0]["verdict"] == "inert"
+
 def test_load_classes_keeps_exactly_those_items(tmp_path):
     full = load("synth-birds", "test", root=tmp_path, n_train=60, n_test=120, size=16)
     part = load("synth-birds", "test", root=tmp_path, classes=[3, 1, 7], n_train=60, n_test=120, size=16)

@@ -9,7 +9,8 @@ from a2lib import losses
 from a2lib.data import ArrayDataset
 from a2lib.evaluate import mean_average_precision
 from a2lib.models import build, hadamard, hash_centers, list_models
-from a2lib.train import TrainConfig, cache, encode_dataset, train
+from a2lib.train import TrainConfig, Trainer, cache, encode_dataset, train
+from a2lib.train.batches import ClassBalancedBatches
 
 DEEP = ["dpsh", "hashnet", "csq", "orthocos"]
 NEEDS_CLASSES = {"csq", "orthocos"}
@@ -104,6 +105,26 @@ def test_hashnet_loss_matches_loop_with_balanced_weights(labels):
     loss, terms = losses.hashnet_loss(h, labels, alpha)
     assert loss.item() == pytest.approx(total / len(ordered))
     assert set(terms) == {"likelihood"}
+
+
+@pytest.mark.parametrize("labels", [SINGLE, MULTI], ids=["single", "multi"])
+def test_hashnet_loss_against_a_memory_matches_loop(labels):
+    """Every batch-memory pair counts (self pairs included, as DeepHash-pytorch's U), classes weighted equally."""
+    n, k, alpha = 3, 4, 0.6
+    h, memory = _codes(n, k, seed=5), _codes(len(labels), k, seed=6)
+    memory[2] = 0.0
+    pairs = [(i, j) for i in range(n) for j in range(len(labels))]
+    shared = {(i, j): _shares(torch.cat([labels[:n], labels]), i, n + j) for i, j in pairs}
+    positives = sum(shared.values())
+    total = 0.0
+    for i, j in pairs:
+        theta = alpha * sum(h[i, t].item() * memory[j, t].item() for t in range(k))
+        weight = len(pairs) / positives if shared[i, j] else len(pairs) / (len(pairs) - positives)
+        total += weight * (_softplus(theta) - shared[i, j] * theta)
+    loss, _ = losses.hashnet_loss(h, labels[:n], alpha, memory, labels)
+    assert loss.item() == pytest.approx(total / len(pairs))
+    with pytest.raises(ValueError, match="memory must be"):
+        losses.hashnet_loss(h, labels[:n], alpha, memory, labels[:2])
 
 
 def test_hashnet_loss_with_one_class_of_pairs_is_the_plain_mean():
@@ -245,7 +266,7 @@ def test_orthocos_head_has_batch_norm_and_orthogonal_class_codes():
 
 
 def test_registry_and_clear_errors():
-    assert list_models(asymmetric=False) == DEEP
+    assert list_models(asymmetric=False) == DEEP + ["ce-classifier"]  # the control of tests/test_classifier.py
     assert set(DEEP) <= set(list_models()) and "baseline" in list_models(asymmetric=True)
     for name in NEEDS_CLASSES:
         with pytest.raises(ValueError, match="needs the option num_classes"):
@@ -295,10 +316,12 @@ def _build(config):
 @pytest.mark.parametrize("name", DEEP)
 def test_every_deep_method_trains_and_retrieves(name, tmp_path):
     train_set, test_set = colour_images(72, seed=0), colour_images(30, seed=1)
-    config = deep_config(name)
+    iterations = 6 if name == "dpsh" else 3  # in-batch pairs of 2 classes a batch: 0.70 test mAP after 3
+    config = deep_config(name, outer_iterations=iterations, eval_every=iterations)
     result = train(_build(config), train_set, config, checkpoint_dir=tmp_path, verbose=False)
     hist = result.history
-    assert [h["iteration"] for h in hist] == [1, 2, 3] and all(math.isfinite(h["loss"]) for h in hist)
+    assert [h["iteration"] for h in hist] == list(range(1, iterations + 1))
+    assert all(math.isfinite(h["loss"]) for h in hist)
     expected_terms = {"dpsh": {"likelihood", "quantization"}, "hashnet": {"likelihood"},
                       "csq": {"center", "quantization"}, "orthocos": {"cross_entropy"}}[name]
     assert expected_terms <= set(hist[0]) and "hashing" not in hist[0]
@@ -355,9 +378,32 @@ def test_killed_hashnet_run_resumes_bit_identically(tmp_path):
     assert strip(reference.history) == strip(resumed.history)
 
 
-def test_dpsh_memory_holds_the_latest_outputs_and_survives_a_kill(tmp_path):
+@pytest.mark.parametrize("name", ["dpsh", "hashnet", "baseline"])
+def test_pairwise_methods_train_on_class_balanced_batches(name):
     data = colour_images(60, seed=4)
-    config = deep_config("dpsh", val_fraction=0.0, outer_iterations=2)
+    config = deep_config(name, val_fraction=0.0)
+    loader = Trainer(_build(config), data, config, None, False).loader(torch.arange(40))
+    assert isinstance(loader.batch_sampler, ClassBalancedBatches) == (name != "baseline")
+    if name != "baseline":
+        labels = [batch[1].tolist() for batch in loader]
+        assert all(max(batch.count(c) for c in set(batch)) >= 2 for batch in labels)
+
+
+@pytest.mark.parametrize("name", ["dpsh", "hashnet"])
+def test_pairwise_methods_pair_in_batch_by_default_and_with_a_memory_on_request(name, tmp_path):
+    data = colour_images(60, seed=4)
+    config = deep_config(name, val_fraction=0.0, outer_iterations=1)
+    train(_build(config), data, config, checkpoint_dir=tmp_path, verbose=False)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["B"] is None
+    assert build(name, 8, backbone="small", memory=True).memory_bank
+    with pytest.raises(ValueError, match="memory must be True or False"):
+        build(name, 8, backbone="small", memory=1)
+
+
+@pytest.mark.parametrize("name, options", [("dpsh", {"memory": True}), ("hashnet", {"memory": True})])
+def test_pairwise_memory_holds_the_latest_outputs_and_survives_a_kill(name, options, tmp_path):
+    data = colour_images(60, seed=4)
+    config = deep_config(name, val_fraction=0.0, outer_iterations=2, model_options=options)
     reference = train(_build(config), data, config, checkpoint_dir=tmp_path / "a", verbose=False)
     memory = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["B"]
     assert memory.shape == (60, 8) and (memory.abs().sum(1) > 0).sum() >= 48

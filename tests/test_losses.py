@@ -27,6 +27,7 @@ def test_feature_reconstruction_matches_loop():
     x, x_hat = _rand(5, 7), _rand(5, 7)
     total = sum((x[i, j] - x_hat[i, j]).item() ** 2 for i in range(5) for j in range(7))
     assert losses.feature_reconstruction_loss(x, x_hat).item() == pytest.approx(total / (5 * 7))
+    assert losses.feature_reconstruction_loss(x, x_hat, "per_image").item() == pytest.approx(total / 5)
 
 
 def test_code_consistency_matches_loop():
@@ -34,6 +35,7 @@ def test_code_consistency_matches_loop():
     codes = torch.tanh(pre)
     total = sum((pre[i, j].item() - math.tanh(pre[i, j].item())) ** 2 for i in range(4) for j in range(6))
     assert losses.code_consistency_loss(pre, codes).item() == pytest.approx(total / 24)
+    assert losses.code_consistency_loss(pre, codes, "per_image").item() == pytest.approx(total / 4)
 
 
 def test_decorrelation_matches_loop():
@@ -45,6 +47,7 @@ def test_decorrelation_matches_loop():
             gram = sum(v[i, a].item() * v[i, b].item() for i in range(n))
             total += (gram - (n if a == b else 0.0)) ** 2
     assert losses.decorrelation_loss(v).item() == pytest.approx(total / (n * k))
+    assert losses.decorrelation_loss(v, "per_image").item() == pytest.approx(total / n)
 
 
 def test_decorrelation_is_zero_for_orthogonal_codes():
@@ -75,40 +78,61 @@ def test_image_reconstruction_matches_loop_and_rejects_shape_mismatch():
     total = sum((rec[i, c, y, x] - img[i, c, y, x]).item() ** 2
                 for i in range(2) for c in range(3) for y in range(4) for x in range(5))
     assert losses.image_reconstruction_loss(rec, img).item() == pytest.approx(total / 120)
+    assert losses.image_reconstruction_loss(rec, img, "per_image").item() == pytest.approx(total / 2)
     with pytest.raises(ValueError, match="differs from image shape"):
         losses.image_reconstruction_loss(rec, img[:, :, :3])
 
 
-def test_part_diversity_matches_loop():
-    maps = torch.rand(3, 4, 5, 5, dtype=torch.float64)
-    total, count = 0.0, 0
-    for i in range(3):
-        for a in range(4):
-            for b in range(4):
-                if a == b:
-                    continue
-                va, vb = maps[i, a].flatten().tolist(), maps[i, b].flatten().tolist()
-                dot = sum(p * q for p, q in zip(va, vb))
-                total += dot / (math.sqrt(sum(p * p for p in va)) * math.sqrt(sum(q * q for q in vb)))
-                count += 1
-    assert losses.part_diversity_loss(maps).item() == pytest.approx(total / count)
+def _hellinger(p, q):
+    return math.sqrt(sum((math.sqrt(a) - math.sqrt(b)) ** 2 for a, b in zip(p, q))) / math.sqrt(2)
 
 
-def test_part_diversity_zero_for_disjoint_maps():
-    maps = torch.zeros(1, 2, 2, 2)
-    maps[0, 0, 0, 0] = 1.0
-    maps[0, 1, 1, 1] = 3.0
-    assert losses.part_diversity_loss(maps).item() == 0.0
+def _softmax(values):
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    return [e / sum(exps) for e in exps]
 
 
-def test_part_alignment_matches_loop_and_detaches_anchor():
+def _mean_pair_distance(rows):
+    pairs = [(a, b) for a in range(len(rows)) for b in range(a + 1, len(rows))]
+    return sum(_hellinger(rows[a], rows[b]) for a, b in pairs) / len(pairs)
+
+
+def test_spatial_and_channel_diversity_match_loops():
+    maps, parts = _rand(3, 4, 2, 3), _rand(3, 4, 5)
+    spatial = [_mean_pair_distance([_softmax(maps[i, m].flatten().tolist()) for m in range(4)]) for i in range(3)]
+    channel = [_mean_pair_distance([_softmax(parts[i, m].tolist()) for m in range(4)]) for i in range(3)]
+    assert losses.spatial_diversity_loss(maps).item() == pytest.approx(sum(1 - d for d in spatial) / 3)
+    for margin in (0.0, 0.4, 2.0):
+        expected = sum(max(0.0, margin - d) for d in channel) / 3
+        assert losses.channel_diversity_loss(parts, margin).item() == pytest.approx(expected)
+
+
+def test_hellinger_distance_is_zero_for_equal_and_one_for_disjoint_distributions():
+    same = torch.full((1, 3, 4), 0.25)
+    disjoint = torch.eye(3).reshape(1, 3, 3)
+    assert losses.mean_hellinger_distance(same).item() == 0.0
+    assert losses.mean_hellinger_distance(disjoint).item() == pytest.approx(1.0)
+    assert losses.mean_hellinger_distance(torch.ones(2, 1, 4) / 4).tolist() == [0.0, 0.0]
+    assert losses.spatial_diversity_loss(torch.zeros(2, 3, 2, 2)).item() == pytest.approx(1.0)
+    assert losses.channel_diversity_loss(torch.zeros(2, 3, 5), 0.4).item() == pytest.approx(0.4)
+
+
+def test_part_alignment_is_frobenius_norm_per_item_and_detaches_anchor():
     parts = _rand(2, 3, 4).requires_grad_()
     anchors = _rand(2, 3, 4).requires_grad_()
     total = sum((parts[i, m, c] - anchors[i, m, c]).item() ** 2 for i in range(2) for m in range(3) for c in range(4))
     loss = losses.part_alignment_loss(parts, anchors)
-    assert loss.item() == pytest.approx(total / 24)
+    assert loss.item() == pytest.approx(math.sqrt(total) / 2)
     loss.backward()
     assert anchors.grad is None and parts.grad is not None
+
+
+def test_reduction_is_checked():
+    with pytest.raises(ValueError, match="reduction must be one of element_mean, per_image"):
+        LossWeights(reduction="sum")
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        losses.squared_error(_rand(2, 2), _rand(2, 2), "mean")
 
 
 def test_weight_defaults_are_the_papers():
@@ -119,6 +143,9 @@ def test_weight_defaults_are_the_papers():
     assert w["eta"] == 0.1
     assert w["gamma"] == pytest.approx(12 / 48 * 200 / 5994)
     assert LossWeights(gamma=0.0).resolve(16, 48, 5994)["gamma"] == 0.0
+    assert LossWeights().reduction == "element_mean"
+    assert (w["spatial_diversity"], w["channel_diversity"], w["alignment"]) == (0.1, 0.1, 1.0)
+    assert LossWeights().channel_margin == 0.4
 
 
 def test_default_gamma_reproduces_code_family_adsh_loss():

@@ -35,7 +35,7 @@ def _step_inputs(model, n=4, size=(64, 64), num_database=10, seed=0):
 
 def test_registry_lists_names():
     assert list_models(asymmetric=True) == MODELS
-    assert list_models() == MODELS + ["dpsh", "hashnet", "csq", "orthocos"]  # tests/test_deep_hashing.py
+    assert list_models() == MODELS + ["dpsh", "hashnet", "csq", "orthocos", "ce-classifier"]  # test_classifier.py
     assert list_backbones() == BACKBONES
 
 
@@ -101,7 +101,7 @@ def test_gradients_reach_every_parameter(name):
     model = _build(name, 12)
     if name == "exchnet":
         loader = [(torch.rand(4, 3, 64, 64), torch.tensor([0, 1, 0, 1]))]
-        model.prepare_outer_iteration(0, loader, "cpu")
+        model.prepare_outer_iteration(0, loader, "cpu", outer_iterations=1)
     images, labels, similarity, database, batch_codes = _step_inputs(model)
     out = model(images, labels)
     total, _ = losses.objective(out, images, similarity, database, batch_codes, losses.LossWeights(), labels)
@@ -143,7 +143,9 @@ def test_reconstruction_is_in_the_input_space():
     out = model(images)
     assert out.recon_g.shape == images.shape and out.recon_g.min() < 0
     assert losses.image_reconstruction_loss(out.recon_g, images).item() == pytest.approx(
-        ((out.recon_g - images) ** 2).mean().item())
+        ((out.recon_g - images) ** 2).mean().item(), rel=1e-5)
+    assert losses.image_reconstruction_loss(out.recon_g, images, "per_image").item() == pytest.approx(
+        ((out.recon_g - images) ** 2).sum().item() / 2, rel=1e-5)
 
 
 def test_decoder_resizes_with_one_warning_when_built_for_another_size():
@@ -159,9 +161,9 @@ def test_decoder_resizes_with_one_warning_when_built_for_another_size():
 def test_balanced_parts_weigh_the_local_block_like_the_global_part():
     images = torch.rand(2, 3, 64, 64)
     torch.manual_seed(0)
-    plain = _build("a2net", 12, num_maps=4).eval()
+    plain = _build("a2net", 12, num_maps=4, normalize_parts=True).eval()
     torch.manual_seed(0)
-    balanced = _build("a2net", 12, num_maps=4, balance_parts=True).eval()
+    balanced = _build("a2net", 12, num_maps=4, normalize_parts=True, balance_parts=True).eval()
     assert torch.equal(plain.W, balanced.W)
     x_plain, x_balanced = plain(images).features, balanced(images).features
     local = slice(0, 4 * 128)
@@ -228,11 +230,25 @@ def test_exchnet_anchors_are_class_means_and_exchange_swaps_parts():
     model.train()
     images, labels = batches[0]
     out = model(images, labels)
-    assert torch.allclose(out.part_anchors, model.anchors[labels])
     pooled = torch.cat([model.anchors[labels].flatten(1), model.parts(images)[3]], 1)
     assert torch.allclose(out.codes, torch.tanh(model.hash_layer(pooled)), atol=1e-5)
     _, terms = losses.objective(out, images, torch.ones(3, 4), torch.ones(4, 12), None)
-    assert {"diversity", "alignment"} <= set(terms)
+    assert {"spatial_diversity", "channel_diversity", "alignment"} == set(terms) - {"hashing"}
+    assert terms["alignment"].item() == 0.0  # every part exchanged: each is its anchor, as in the public code
+    model.config.exchange_prob = 0.0
+    out = model(images, labels)
+    assert torch.allclose(out.part_anchors, model.anchors[labels])
+    _, terms = losses.objective(out, images, torch.ones(3, 4), torch.ones(4, 12), None)
+    expected = (out.part_features - model.anchors[labels]).norm() / len(images)
+    assert terms["alignment"].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_exchnet_aligns_from_the_second_half_by_default():
+    model = _build("exchnet", 12)
+    assert [model.align_start(t) for t in (1, 8, 12, 60)] == [0, 4, 6, 30]
+    assert _build("exchnet", 12, align_from=3).align_start(None) == 3
+    with pytest.raises(ValueError, match="pass outer_iterations"):
+        model.align_start(None)
 
 
 def test_weights_path_roundtrip_and_errors(tmp_path):

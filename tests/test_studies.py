@@ -15,7 +15,8 @@ from a2lib.workbook import PROFILE_DIR, WorkbookError, load_profile
 from a2lib.train import RUNTIME_FIELDS, TrainConfig, config_key
 
 WEIGHTS = {"lambda_": 1.0, "alpha": None, "beta": None, "eta": 0.1, "gamma": None, "adsh_gamma": 200.0,
-           "diversity": 1.0, "alignment": 1.0}
+           "reduction": "element_mean", "spatial_diversity": 0.1, "channel_diversity": 0.1, "channel_margin": 0.4,
+           "alignment": 1.0}
 BIRDS = {"dataset": "synth-birds", "dataset_options": {}, "backbone": "small", "outer_iterations": 12,
          "n_samples": 1000, "inner_epochs": 2, "batch_size": 16, "lr": 0.002, "momentum": 0.9, "weight_decay": 0.0001,
          "lr_decay_at": 10, "optimizer": "adam", "lr_decay_factor": 0.1, "similarity_reweight": True, "dcc_sweeps": 1,
@@ -24,20 +25,24 @@ BIRDS = {"dataset": "synth-birds", "dataset_options": {}, "backbone": "small", "
 DOMINOES = {**BIRDS, "dataset": "synth-dominoes", "outer_iterations": 8, "inner_epochs": 3, "batch_size": 32,
             "lr_decay_at": 6, "eval_every": 2, "loss_weights": {**WEIGHTS, "eta": 0.5}}
 EXPECTED = {  # TrainConfig.to_dict() of comparison.method_config / notebook 01's config_for before a2lib.studies and
-    # the recipes: the quick profile restated every option then; it names the quick / quick-dominoes recipe now
+    # the recipes (the quick profile restated every option then; it names the quick / quick-dominoes recipe now),
+    # with the raw parts the quick recipe chose by measurement since
     ("02_training", "baseline", 12, None): {**BIRDS, "model": "baseline", "model_options": {}, "bits": 12},
     ("02_training", "a2net++", 48, None): {**BIRDS, "model": "a2net++", "bits": 48, "model_options": {
-        "num_maps": 12, "balance_parts": True, "decoder_channels": 64, "code_dim": 256, "decoder_downsample": 2}},
+        "num_maps": 12, "balance_parts": True, "normalize_parts": False, "decoder_channels": 64, "code_dim": 256,
+        "decoder_downsample": 2}},
     ("02_training", "csq", 48, None): {**BIRDS, "model": "csq", "model_options": {"num_classes": 60}, "bits": 48},
     ("02_training", "a2net", 48, None): {**BIRDS, "model": "a2net", "bits": 48,
-                                         "model_options": {"num_maps": 12, "balance_parts": True}},
+                                         "model_options": {"num_maps": 12, "balance_parts": True,
+                                                           "normalize_parts": False}},
     ("01_simplicity_bias", "a2net++", 12, None): {**DOMINOES, "model": "a2net++", "bits": 12, "model_options": {
         "decoder_channels": 64, "code_dim": 256, "num_maps": 12, "image_size": [64, 32]}},
     ("01_simplicity_bias", "baseline", 32, "complex-only"): {
         **DOMINOES, "model": "baseline", "model_options": {}, "bits": 32,
         "dataset_options": {"variant": "complex-only", "flavour": "blanked"}},
 }
-TINY = dict(dataset="synth-birds", dataset_options={"n_train": 120, "n_test": 60, "size": 32}, backbone="small",
+TINY_DATA = {"n_train": 120, "n_test": 60, "size": 32}
+TINY = dict(dataset="synth-birds", dataset_options=TINY_DATA, backbone="small",
             model_options={"a2net": {"num_maps": 4}, "a2net++": {"num_maps": 4, "code_dim": 32}},
             train_options={"outer_iterations": 1, "n_samples": 48, "inner_epochs": 1, "batch_size": 16, "lr": 0.01,
                            "eval_every": 1, "val_fraction": 0.1}, seed=0, device="cpu")
@@ -131,6 +136,14 @@ def test_overrides_change_only_what_they_name():
     assert study.config("a2net++", 12, eta=0.4).loss_weights.eta == 0.4
     assert Study(**TINY, eta=0.5).config("a2net++", 12).loss_weights.eta == 0.5
     assert Study(**TINY, eta=0.5).config("a2net++", 12, eta=0.2).loss_weights.eta == 0.2
+    per_image = Study(**{**TINY, "train_options": {**TINY["train_options"],
+                                                 "loss_weights": {"reduction": "per_image", "eta": 0.3}}})
+    assert (per_image.config("a2net", 12).loss_weights.reduction, per_image.config("a2net", 12).loss_weights.eta) == (
+        "per_image", 0.3)
+    assert per_image.config("a2net", 12, eta=0.2).loss_weights.eta == 0.2
+    assert per_image.config("a2net", 12, loss_weights={}).loss_weights.reduction == "element_mean"
+    with pytest.raises(ValueError, match="loss_weights must be a dict of LossWeights fields"):
+        study.config("a2net", 12, loss_weights={"etaa": 1})
     switched = study.config("a2net++", 12, options={"decorrelation": False, "code_dim": 16})
     assert switched.model_options == {"num_maps": 4, "code_dim": 16, "decorrelation": False, "image_size": [32, 32]}
     assert study.model_options["a2net++"] == {"num_maps": 4, "code_dim": 32}, "the study is not mutated"
@@ -191,3 +204,12 @@ def test_train_fits_shallow_methods_on_the_cached_baselines_features(tmp_path, m
         fit_shallow("itq", 8, reference, train_set, features="imagenet")
     with pytest.raises(ValueError, match="unknown shallow method"):
         fit_shallow("dpsh", 8, reference, train_set)
+
+
+def test_full_profile_trains_the_papers_schedule_with_raw_parts_and_the_public_codes_norms():
+    study = load_profile("full").study("02_training").replace(dataset="synth-birds", dataset_options=TINY_DATA)
+    config = study.config("a2net++", 48)  # CUB-200-2011 is not here; the recipe does not depend on the data
+    assert (config.inner_epochs, config.outer_iterations, config.n_samples, config.batch_size) == (20, 60, 2000, 16)
+    assert config.model_options.get("normalize_parts", False) is False
+    assert config.loss_weights.reduction == "element_mean" and config.loss_weights.eta == 0.1
+    assert study.config("exchnet", 48).model_options.get("align_from") is None

@@ -12,7 +12,7 @@ from a2lib.dcc import dcc_objective, dcc_update, gamma_ratio
 from a2lib.losses import LossWeights, objective
 from a2lib.models import HashOutput
 from a2lib.similarity import similarity
-from a2lib.train import TrainConfig, encode_dataset, split_validation, train
+from a2lib.train import TrainConfig, Trainer, encode_dataset, split_validation, train
 
 BITS = 6
 SHAPE = (3, 4, 4)
@@ -36,7 +36,7 @@ class TinyHash(nn.Module):
     def encode(self, images):
         return self.forward(images).codes
 
-    def prepare_outer_iteration(self, iteration, loader, device):
+    def prepare_outer_iteration(self, iteration, loader, device, outer_iterations=None):
         return None
 
     def config_dict(self):
@@ -169,11 +169,27 @@ def test_train_end_to_end_history_and_best_on_validation(tmp_path):
     assert [("val_map" in h) for h in hist] == [False, True, False, True]
     assert hist[0]["lr"] == pytest.approx(0.05) and hist[2]["lr"] == pytest.approx(0.005)
     evaluated = [h for h in hist if "val_map" in h]
-    best = max(evaluated, key=lambda h: h["val_map"])
+    best = max(reversed(evaluated), key=lambda h: h["val_map"])  # the latest of the best
     assert result.best_iteration == best["iteration"] and result.best_val_map == best["val_map"]
     assert json.loads((tmp_path / "history.json").read_text())[-1]["iteration"] == 4
     assert result.best_val_map > 0.6  # 3 well-separated classes; random codes give about 1/3
     assert not result.model.training
+
+
+def test_a_tie_on_validation_keeps_the_later_iteration(monkeypatch):
+    """Saturating validation (1.0 at iterations 2 and 3) keeps iteration 3's state, not the earliest best."""
+    scripted = iter([0.5, 1.0, 1.0, 0.9])
+    kept = {}
+
+    def validate(trainer):
+        kept[len(trainer.history) + 1] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        return next(scripted), trainer.B.cpu()
+
+    monkeypatch.setattr(Trainer, "validate", validate)
+    result = train(TinyHash(), TinySet(), tiny_config(outer_iterations=4), verbose=False)
+    assert (result.best_iteration, result.best_val_map) == (3, 1.0)
+    assert all(torch.equal(v, kept[3][k]) for k, v in result.model.state_dict().items())
+    assert not all(torch.equal(v, kept[2][k]) for k, v in result.model.state_dict().items())
 
 
 def _interrupt_after(iteration):
@@ -297,7 +313,7 @@ def test_exchnet_anchor_pass_restores_train_mode_also_when_a_batch_fails():
     from a2lib.models import build
 
     torch.manual_seed(0)
-    model = build("exchnet", BITS, backbone="small")
+    model = build("exchnet", BITS, backbone="small", align_from=0)
     model.train()
 
     def failing_loader():

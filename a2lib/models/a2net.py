@@ -1,10 +1,10 @@
 """A²-Net (Sec. 3.2-3.3) and A²-Net++ (Sec. 3.4.2): attention-guided features, tied encoder-decoder W, image decoder.
 
-x = [x^1; ...; x^M; x^global] (each pooled part L2-normalised, as the public A²-Net code does, so d = (M+1)·C
-with no projection; ``balance_parts`` scales the local parts by 1/√M so the local block weighs as much as the
-global part), V' = tanh(Wx) (Eq. 5/6), x_hat = W^T V' (Eq. 7, tied decoder). A²-Net++ adds g = W'x and
-g' = W'x_hat, both decoded by one shared Ψ to the input image (Eq. 14). Every ablation component of Table 7 is a
-config flag.
+x = [x^1; ...; x^M; x^global] (the pooled parts concatenated as they are, as the public A²-Net code does, so
+d = (M+1)·C with no projection; ``normalize_parts`` L2-normalises each piece first and ``balance_parts`` scales the
+local parts by 1/√M so the local block weighs as much as the global part), V' = tanh(Wx) (Eq. 5/6),
+x_hat = W^T V' (Eq. 7, tied decoder). A²-Net++ adds g = W'x and g' = W'x_hat, both decoded by one shared Ψ to the
+input image (Eq. 14). Every ablation component of Table 7 is a config flag.
 """
 from __future__ import annotations
 
@@ -34,15 +34,17 @@ class A2NetConfig(ModelConfig):
     attention: local branch on (Sec. 3.2); off leaves x = x^global.  feature_reconstruction: the Eq. (7) term.
     decorrelation: the Eq. (8) term.  image_reconstruction: "none" | "g" | "gp" | "both" (Eq. 14, Table 7).
     num_maps: attention maps M (None -> bits).  code_dim: d' of g = W'x.  image_size: (H, W) the decoder produces
-    (None -> the backbone's usual input size).  normalize_parts: L2-normalise every pooled part (public code).
+    (None -> the backbone's usual input size).  normalize_parts: L2-normalise every pooled part (off = the public
+    code's raw concatenation; the paper does not say).
     local_chunk / checkpoint_local: evaluate φ_local over this many maps at a time / with gradient checkpointing.
     decoder_channels: channels of Ψ's first transposed convolution (halved at each upsampling; the CPU profiles
     use fewer than the default to keep A²-Net++ affordable).  decoder_downsample: Ψ decodes at 1/this of the image
     size, upsampled bilinearly (1 = the paper's full resolution; the CPU profiles use 2, a third of the cost).
     balance_parts: scale the M local parts by 1/√M so that the local block and the global part weigh equally in x
     (off = the public code, every piece weighs the same). From random initialisation the M unguided local parts
-    otherwise drown the global part: in ``quick`` (synth-birds, 48 bits) A²-Net reaches 0.365 test mAP unbalanced
-    and 0.433 balanced; the paper's ImageNet-initialised backbone does not need it.
+    otherwise drown the global part: in ``quick`` (synth-birds, 48 bits, L2-normalised parts, element-mean norms)
+    A²-Net reached 0.365 test mAP unbalanced and 0.433 balanced; the paper's ImageNet-initialised backbone does not
+    need it.
     """
 
     attention: bool = True
@@ -52,7 +54,7 @@ class A2NetConfig(ModelConfig):
     num_maps: int | None = None
     code_dim: int = CODE_DIM
     image_size: tuple[int, int] | None = None
-    normalize_parts: bool = True
+    normalize_parts: bool = False
     local_chunk: int | None = None
     checkpoint_local: bool = False
     decoder_channels: int = DECODER_CHANNELS

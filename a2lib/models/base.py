@@ -65,6 +65,7 @@ class HashOutput:
     recon_g / recon_gp: images decoded from g = W'x and g' = W'x_hat (Eq. 14), same shape and space as the input.
     attention: (n, M, h, w) non-negative maps.  feature_map: backbone map T (n, C, h, w).
     part_features / part_anchors: ExchNet's pooled part features (n, M, C) and their class anchors.
+    part_maps: ExchNet's part feature maps averaged over channels (n, M, h, w), for its spatial diversity.
     decorrelate: whether the model asks for the decorrelation term of Eq. (8).
     """
 
@@ -78,6 +79,7 @@ class HashOutput:
     feature_map: Tensor | None = None
     part_features: Tensor | None = None
     part_anchors: Tensor | None = None
+    part_maps: Tensor | None = None
     decorrelate: bool = False
     extras: dict = field(default_factory=dict)
 
@@ -164,8 +166,9 @@ class HashModel(nn.Module):
         """The layer Grad-CAM explains: the backbone trunk, whose map T feeds every branch of the model."""
         return self.parts.trunk if hasattr(self, "parts") else self.trunk
 
-    def prepare_outer_iteration(self, iteration: int, loader, device) -> None:
-        """Hook the trainer calls before each outer iteration; a no-op unless the model keeps per-epoch state."""
+    def prepare_outer_iteration(self, iteration: int, loader, device, outer_iterations: int | None = None) -> None:
+        """Hook the trainer calls before outer iteration ``iteration`` (0-based) of ``outer_iterations``; a no-op
+        unless the model keeps per-epoch state."""
         return None
 
     def config_dict(self) -> dict:

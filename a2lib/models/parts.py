@@ -30,8 +30,9 @@ class AttentionHead(nn.Module):
 
 
 def local_features(feature_map: Tensor, attention: Tensor, phi_local: nn.Module, chunk: int | None = None,
-                   use_checkpoint: bool = False) -> Tensor:
-    """x^c = GAP(φ_local(A^c ⊙ T)) for every map c at once (Eq. 2-3); returns (n, M, C_out).
+                   use_checkpoint: bool = False, spatial: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """x^c = GAP(φ_local(A^c ⊙ T)) for every map c at once (Eq. 2-3); returns (n, M, C_out), and with ``spatial``
+    also each part's map φ_local(A^c ⊙ T) averaged over channels, (n, M, h, w) (ExchNet's spatial diversity).
 
     The M maps are batched through the one shared φ_local, ``chunk`` maps at a time; ``use_checkpoint``
     recomputes each chunk in the backward pass so that memory holds one chunk's activations (M=48 at 224).
@@ -40,10 +41,11 @@ def local_features(feature_map: Tensor, attention: Tensor, phi_local: nn.Module,
     num_maps = attention.shape[1]
     step = num_maps if chunk is None else max(1, min(int(chunk), num_maps))
 
-    def run(fmap: Tensor, maps: Tensor) -> Tensor:
+    def run(fmap: Tensor, maps: Tensor) -> tuple[Tensor, Tensor]:
         weighted = maps.unsqueeze(2) * fmap.unsqueeze(1)
         out = phi_local(weighted.reshape(-1, channels, height, width))
-        return out.mean(dim=(2, 3)).reshape(n, maps.shape[1], -1)
+        pooled = out.mean(dim=(2, 3)).reshape(n, maps.shape[1], -1)
+        return pooled, out.mean(dim=1).reshape(n, maps.shape[1], *out.shape[2:])
 
     pieces = []
     for start in range(0, num_maps, step):
@@ -52,14 +54,15 @@ def local_features(feature_map: Tensor, attention: Tensor, phi_local: nn.Module,
             pieces.append(checkpoint(run, feature_map, maps, use_reentrant=False))
         else:
             pieces.append(run(feature_map, maps))
-    return torch.cat(pieces, dim=1)
+    pooled = torch.cat([piece[0] for piece in pieces], dim=1)
+    return (pooled, torch.cat([piece[1] for piece in pieces], dim=1)) if spatial else pooled
 
 
 class PartExtractor(nn.Module):
     """Backbone trunk, attention head and the two transform networks φ_local / φ_global (Eq. 1-4).
 
     Returns the feature map T, the attention maps A (None without attention), the pooled local features
-    (n, M, C) and the pooled global feature (n, C).
+    (n, M, C) and the pooled global feature (n, C); with ``spatial`` also the parts' channel-mean maps (n, M, h, w).
     """
 
     def __init__(self, backbone: Backbone, num_maps: int, attention: bool = True, chunk: int | None = None,
@@ -78,13 +81,16 @@ class PartExtractor(nn.Module):
             self.attention = None
             self.phi_local = None
 
-    def forward(self, images: Tensor):
+    def forward(self, images: Tensor, spatial: bool = False):
         feature_map = self.trunk(images)
         global_feature = self.phi_global(feature_map).mean(dim=(2, 3))
         if self.attention is None:
-            return feature_map, None, None, global_feature
+            return (feature_map, None, None, global_feature) + ((None,) if spatial else ())
         maps = self.attention(feature_map)
-        parts = local_features(feature_map, maps, self.phi_local, self.chunk, self.use_checkpoint)
+        parts = local_features(feature_map, maps, self.phi_local, self.chunk, self.use_checkpoint, spatial)
+        if spatial:
+            pooled, part_maps = parts
+            return feature_map, maps, pooled, global_feature, part_maps
         return feature_map, maps, parts, global_feature
 
 

@@ -178,6 +178,24 @@ def gradient_shares(result) -> dict[str, dict[str, float]]:
     return {"first": shares[0], "last": shares[-1]} if shares else {}
 
 
+INERT_SHARE = 0.01
+"""A loss term with under 1% of the trunk gradient at both the first and the last outer iteration is called inert."""
+
+
+def term_say(results: dict, threshold: float = INERT_SHARE) -> list[dict]:
+    """Per run and loss term: its share of the trunk gradient at the first and last outer iteration and whether it
+    ``acts`` (either share at least ``threshold``) or is ``inert``; ``results`` maps a run name to a TrainResult."""
+    rows = []
+    for name, result in results.items():
+        shares = gradient_shares(result)
+        for term in shares.get("first", {}):
+            first, last = shares["first"].get(term), shares["last"].get(term)
+            known = [value for value in (first, last) if value is not None]
+            verdict = "acts" if any(value >= threshold for value in known) else "inert" if known else "no gradient"
+            rows.append({"run": name, "term": term, "first": first, "last": last, "verdict": verdict})
+    return rows
+
+
 def ndcg_rows(results: dict, train_set: Dataset, test_set: Dataset, queries, ks, device=None) -> list[dict]:
     """Attribute NDCG@k (Table 8's measure) of each ``(method, bits) -> TrainResult``: ``{method, bits, k, NDCG}``
     rows; queries = the test items ``queries`` (encoded, sign), database = each result's learned codes B, relevance

@@ -34,9 +34,9 @@ SHALLOW_REFERENCE = "baseline"
 VARIANT_FLAVOUR = "blanked"
 """Flavour of a dominoes training ``variant`` other than "both": the other block blanked (notebook 01's reference
 model, trained on the complex block alone)."""
-SET_BY_STUDY = ("dataset", "dataset_options", "model", "model_options", "bits", "backbone", "loss_weights", "seed",
-                "device")
-"""TrainConfig fields the study sets itself; ``train_options`` holds (some of) the others."""
+SET_BY_STUDY = ("dataset", "dataset_options", "model", "model_options", "bits", "backbone", "seed", "device")
+"""TrainConfig fields the study sets itself; ``train_options`` holds (some of) the others, ``loss_weights`` as a dict
+of ``LossWeights`` fields (the study's ``eta`` overrides its η)."""
 
 
 def _train_option_names() -> list[str]:
@@ -48,6 +48,11 @@ def _check_train_options(options: dict, where: str) -> None:
     if unknown:
         raise ValueError(f"{where} has unknown key(s) {unknown}; valid TrainConfig options: "
                          f"{', '.join(_train_option_names())}")
+    weights = options.get("loss_weights", {})
+    names = [f.name for f in dataclasses.fields(LossWeights)]
+    if not isinstance(weights, dict) or set(weights) - set(names):
+        raise ValueError(f"{where}: loss_weights must be a dict of LossWeights fields ({', '.join(names)}), "
+                         f"got {weights!r}")
 
 
 @dataclass(frozen=True)
@@ -146,11 +151,12 @@ class Study:
         merged = copy.deepcopy({**self.model_options.get(method, {}), **(options or {})})
         merged = {**data_options(method, self.backbone, self._train_split, merged), **merged}
         eta = self.eta if eta is None else eta
-        weights = LossWeights() if eta is None else LossWeights(eta=eta)
+        train_options = copy.deepcopy({**self.train_options, **train_overrides})
+        weights = dict(train_options.pop("loss_weights", None) or {})
+        weights = LossWeights(**{**weights, **({} if eta is None else {"eta": eta})})
         return TrainConfig(dataset=self.dataset, dataset_options=dataset_options, model=method, model_options=merged,
                            bits=bits, backbone=self.backbone, loss_weights=weights,
-                           seed=self.seed if seed is None else seed, device=self.device,
-                           **copy.deepcopy({**self.train_options, **train_overrides}))
+                           seed=self.seed if seed is None else seed, device=self.device, **train_options)
 
     def train(self, method: str, bits: int, **overrides) -> TrainResult:
         """Any method at ``bits``: deep ones trained or loaded from the cache (``load_or_train``); ITQ/SDH fitted on

@@ -2,8 +2,8 @@
 
 The key of an entry (``entry_key``) is the sha256 of the canonical JSON of three things: ``TrainConfig.key_dict()``
 (dataset name and options, model name and options, bits, backbone, loss weights, every training number and the
-seed; not the runtime fields ``device``, ``num_workers``, ``grad_diagnostic``), the training set's fingerprint
-(``a2lib.data.identity.fingerprint``: what the data holds) and ``CACHE_FORMAT_VERSION``. So the same config on other
+seed; not the runtime fields of ``RUNTIME_FIELDS``: device, workers, precision, diagnostics), the training set's
+fingerprint (``a2lib.data.identity.fingerprint``: what the data holds) and ``CACHE_FORMAT_VERSION``. So the same config on other
 data is another entry: another ``data_root``, another ``folder`` root, a changed, added or removed image file, or
 another in-memory dataset given as ``dataset=`` (``config.dataset`` is then a free label). Generated and in-memory
 sets are identified by content, so the same content at two data roots shares one entry; real sets read from disk
@@ -49,9 +49,10 @@ try:
 except ImportError:  # Windows: no advisory locks; entries are still published by an atomic rename
     fcntl = None
 
-CACHE_FORMAT_VERSION = 4
+CACHE_FORMAT_VERSION = 5
 """Bump when what an entry holds, how training works or an embedded data set's defaults change, so old entries are
-not reused (3: synth-birds v2 defaults, non-asymmetric methods; 4: the key holds the training data's fingerprint)."""
+not reused (3: synth-birds v2 defaults, non-asymmetric methods; 4: the key holds the training data's fingerprint;
+5: per-image loss norms, ExchNet as its public code, DPSH and HashNet on class-balanced batches with a memory)."""
 KEY_LENGTH = 24
 """Hex characters of the sha256 used for the folder name (96 bits)."""
 CONFIG_NAME, MODEL_NAME, CODES_NAME = "config.json", "model.pt", "db_codes.pt"
