@@ -12,9 +12,9 @@ from a2lib.data import load
 SIZE = 8
 
 
-def _jpeg(path: Path, value: int):
+def _jpeg(path: Path, value: int, size: int = SIZE):
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((SIZE, SIZE, 3), value, dtype=np.uint8)).save(path, format="JPEG")
+    Image.fromarray(np.full((size, size, 3), value, dtype=np.uint8)).save(path, format="JPEG")
 
 
 def _write(path: Path, lines):
@@ -22,17 +22,22 @@ def _write(path: Path, lines):
     path.write_text("".join(f"{line}\n" for line in lines))
 
 
-def _cub(root: Path, n_attributes: int = 3):
+CUB_CLASSES = ("001.Black_footed_Albatross", "002.Laysan_Albatross")
+
+
+def _cub(root: Path, n_attributes: int = 3, n_train: int = 4, n_test: int = 2, size: int = SIZE):
+    """A CUB-200-2011 tree in the official layout under ``root/cub200``: two classes taking turns, image ids
+    1..n_train in the train split and the next n_test in the test split, flat-coloured JPEGs of ``size`` pixels."""
     base = root / "cub200" / "CUB_200_2011"
-    classes = ["001.Black_footed_Albatross", "002.Laysan_Albatross"]
+    classes = CUB_CLASSES
     images, labels, split, attr_lines = [], [], [], []
-    for i in range(1, 7):
-        c = 1 + (i - 1) % 2
+    for i in range(1, n_train + n_test + 1):
+        c = 1 + (i - 1) % len(classes)
         rel = f"{classes[c - 1]}/img_{i}.jpg"
-        _jpeg(base / "images" / rel, 20 * i)
+        _jpeg(base / "images" / rel, 20 * i % 256, size)
         images.append(f"{i} {rel}")
         labels.append(f"{i} {c}")
-        split.append(f"{i} {int(i <= 4)}")
+        split.append(f"{i} {int(i <= n_train)}")
         for a in range(1, n_attributes + 1):
             present = int((i + a) % 2 == 0)
             line = f"{i} {a} {present} {1 + (i + a) % 4} 3.5"

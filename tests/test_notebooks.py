@@ -1,9 +1,11 @@
-"""Every notebook of the workbook runs end to end through the runner with the ``smoke`` profile."""
+"""Every notebook of the workbook runs end to end through the runner with the ``smoke`` profile, and the training
+plan (``a2lib plan``) names exactly the cache entries that run created."""
 from pathlib import Path
 
 import pytest
 
 from a2lib import workbook
+from a2lib.workbook.plan import training_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -20,3 +22,7 @@ def test_smoke_profile_runs_every_notebook(tmp_path, monkeypatch):
     for path in NOTEBOOKS:
         assert (tmp_path / "results" / "smoke" / f"{path.stem}.json").is_file(), f"{path.stem} wrote no results"
     assert (tmp_path / "results" / "smoke" / "SUMMARY.md").is_file()
+    created = {p.name for p in (tmp_path / "cache").iterdir() if p.is_dir()}  # one entry per config asked for
+    plan = training_plan("smoke", notebooks_dir=ROOT / "notebooks", cost=False)
+    assert {item.entry.name for item in plan.items} == created
+    assert plan.count("cached") == len(plan.items)

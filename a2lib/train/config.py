@@ -23,16 +23,18 @@ from torch.utils.data import Dataset
 from ..inference import binary, encode_dataset
 from ..losses import LossWeights
 from ..models.base import check_integer, check_number
+from .runtime import AUTO, check_runtime_fields
 
 DB_CODES = ("learned", "encoded")
 """Database codes for evaluation: the learned B (paper protocol, default) or the network's encoding (out-of-sample)."""
 OPTIMIZERS = ("sgd", "adam")
 """``sgd`` (the paper's: momentum, weight decay) or ``adam`` (the CPU profiles: learns from scratch in few steps)."""
-RUNTIME_FIELDS = ("device", "num_workers", "grad_diagnostic")
-"""TrainConfig fields that do not change what is trained; left out of cache keys and checkpoint checks."""
+RUNTIME_FIELDS = ("device", "num_workers", "grad_diagnostic", "precision", "channels_last", "cudnn_benchmark")
+"""TrainConfig fields that do not change what is trained (only speed and rounding: ``a2lib.train.runtime``); left
+out of cache keys and checkpoint checks."""
 POSITIVE_INT_FIELDS = ("bits", "outer_iterations", "n_samples", "inner_epochs", "batch_size", "eval_every",
                        "eval_batch_size", "dcc_sweeps")
-NON_NEGATIVE_INT_FIELDS = ("lr_decay_at", "seed", "num_workers")
+NON_NEGATIVE_INT_FIELDS = ("lr_decay_at", "seed")
 """``seed`` seeds numpy's generator, which takes no negative seed; ``lr_decay_at`` 0 decays from the start."""
 POSITIVE_NUMBER_FIELDS = ("lr", "lr_decay_factor")
 NON_NEGATIVE_NUMBER_FIELDS = ("momentum", "weight_decay")
@@ -70,8 +72,9 @@ class TrainConfig:
     """Everything that defines a trained model; defaults are the paper's ``full`` values (Sec. 4.2.2).
 
     outer_iterations T_max = 60 and lr_decay_at = 50 (the paper uses 70 / 60 for training sets over 20,000 images);
-    n_samples n_s = 2,000 (4,000 for NABirds/VegFru); inner_epochs E = 3 (ADSH); batch 16; SGD momentum 0.9,
-    weight decay 1e-4; lr 2.5e-4 as in the fine-grained ADSH code family (not stated in the paper; profiles override).
+    n_samples n_s = 2,000 (4,000 for NABirds/VegFru); inner_epochs E = 20 (Sec. 4.2.2: "the total number of training
+    epochs is 20", read as epochs over each outer iteration's n_s samples; ADSH's code uses 3); batch 16; SGD
+    momentum 0.9, weight decay 1e-4; lr 2.5e-4 as in the fine-grained ADSH code family (not stated in the paper; profiles override).
     ``lr_decay_at`` is the 0-based outer iteration from which lr is multiplied by ``lr_decay_factor``.
     ``optimizer``: "sgd" (the paper's) or "adam" (used by the short CPU profiles; momentum is then unused).
     ``val_fraction`` of the training set is held out (stratified by class for single-label data) for model selection;
@@ -80,7 +83,10 @@ class TrainConfig:
     codes used for validation (models without learned codes always use their encoded database).
     ``grad_diagnostic``: record each loss term's gradient norm and share on the trunk per outer iteration
     (``a2lib.train.trainer``; it does not change training).
-    ``device``, ``num_workers`` and ``grad_diagnostic`` are runtime choices and not part of the cache key.
+    ``device``, ``grad_diagnostic`` and the GPU-efficiency fields ``precision`` ("auto" | "bf16" | "fp32": bf16
+    autocast of the forward pass), ``channels_last``, ``num_workers`` (DataLoader workers, with pinned memory and
+    persistent workers on CUDA) and ``cudnn_benchmark`` are runtime choices and not part of the cache key; "auto"
+    means on with CUDA, off on a CPU (``a2lib.train.runtime``).
     """
 
     dataset: str = "synth-birds"
@@ -92,7 +98,7 @@ class TrainConfig:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     outer_iterations: int = 60
     n_samples: int = 2000
-    inner_epochs: int = 3
+    inner_epochs: int = 20
     batch_size: int = 16
     lr: float = 2.5e-4
     momentum: float = 0.9
@@ -108,8 +114,11 @@ class TrainConfig:
     db_codes: str = "learned"
     seed: int = 0
     device: str = "auto"
-    num_workers: int = 0
+    num_workers: int | str = AUTO
     grad_diagnostic: bool = True
+    precision: str = AUTO
+    channels_last: bool | str = AUTO
+    cudnn_benchmark: bool | str = AUTO
 
     def __post_init__(self):
         if isinstance(self.loss_weights, dict):
@@ -125,10 +134,9 @@ class TrainConfig:
             check_number(getattr(self, name), f"TrainConfig.{name}", positive=True)
         for name in NON_NEGATIVE_NUMBER_FIELDS:
             check_number(getattr(self, name), f"TrainConfig.{name}")
-        for weight in dataclasses.fields(self.loss_weights):
-            value = getattr(self.loss_weights, weight.name)
+        for name, value in self.loss_weights.numbers().items():
             if value is not None:
-                check_number(value, f"TrainConfig.loss_weights.{weight.name}")
+                check_number(value, f"TrainConfig.loss_weights.{name}")
         fraction = self.val_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
             raise ValueError(f"TrainConfig.val_fraction must be a number in [0, 1), got {fraction!r}")
@@ -145,6 +153,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.db_codes not in DB_CODES:
             raise ValueError(f"TrainConfig.db_codes must be one of {', '.join(DB_CODES)}, got {self.db_codes!r}")
+        check_runtime_fields(self.precision, self.channels_last, self.num_workers, self.cudnn_benchmark)
 
     @classmethod
     def for_model(cls, model: torch.nn.Module, **fields) -> "TrainConfig":

@@ -7,13 +7,16 @@ Each outer iteration (ADSH, Jiang & Li AAAI 2018; the paper trains "following AD
 3. update B bit by bit in closed form (``a2lib.dcc``).
 The database is the training set minus a held-out validation part; every ``eval_every`` outer iterations (and after
 the last) the validation queries are ranked against the database with tie-aware mAP, and the state kept is the best on
-validation (never selected on the test set).
+validation (never selected on the test set), a tie going to the later iteration: where validation saturates (intact
+dominoes reach 1.000 early) every model alike keeps its latest state of the best score rather than its earliest.
 
 Models with ``asymmetric = False`` (DPSH, HashNet, CSQ, OrthoCos: ``a2lib.models.deep_hashing``) bring their own batch
 loss: step 2 uses ``model.loss(out, labels)`` instead of the objective, and step 3 does not happen. For methods without
 learned database codes, B is the encoded database: the sign of the network's encoding of the database items (with the
-current state for validation, with the kept state in ``TrainResult.db_codes``). Models with ``memory_bank`` (DPSH)
-get, during training, the latest outputs of every database item (zero until first seen), updated batch by batch.
+current state for validation, with the kept state in ``TrainResult.db_codes``). Models with ``memory_bank`` (DPSH and
+HashNet with their ``memory`` option) get, during training, the latest outputs of every database item (zero until
+first seen), updated batch by batch; models with ``images_per_class`` (the same two) train on class-balanced batches
+(``a2lib.train.batches``).
 
 With ``TrainConfig.grad_diagnostic`` (default on), each outer iteration also records each loss term's gradient norm
 and share on the shared trunk (``a2lib.diagnostics``) for one fixed batch, the first ``batch_size`` database items in
@@ -56,8 +59,10 @@ from ..inference import binary, encode_dataset
 from ..losses import objective
 from ..similarity import similarity
 from ..atomic import move_aside, save_atomic
+from .batches import ClassBalancedBatches
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import TrainConfig, TrainResult
+from .runtime import resolve_runtime
 
 Callback = Callable[[int, list[dict]], None]
 CHECKPOINT_KEYS = ("config", "data_fingerprint", "iteration", "model", "optimizer", "B", "history", "elapsed_s",
@@ -154,7 +159,8 @@ class Trainer:
                           "val_fraction, or set it to 0 to train without validation", stacklevel=3)
         self.labels = labels
         self.db_labels = labels[self.db_indices]
-        self.model.to(self.device)
+        self.runtime = resolve_runtime(config, self.device)  # bf16, channels_last, workers (a2lib.train.runtime)
+        self.runtime.prepare_model(self.model)
         self.asymmetric = getattr(model, "asymmetric", True)
         if not self.asymmetric and not callable(getattr(model, "loss", None)):
             raise ValueError(f"model {getattr(model, 'name', type(model).__name__)!r} is not asymmetric and has no "
@@ -243,6 +249,20 @@ class Trainer:
                      "rng": rng_state(self.sampler, self.shuffle)}, path)
         write_history(self.history, path.parent / HISTORY_NAME)
 
+    def loader(self, omega: Tensor) -> DataLoader:
+        """Batches of (image, label, position in Ω) over the sampled items: shuffled, or class-balanced for models
+        with ``images_per_class`` (``a2lib.train.batches``) on single-label data."""
+        cfg = self.config
+        items = _Positions(self.dataset, self.db_indices[omega], self.labels)
+        per_class = getattr(self.model, "images_per_class", None)
+        if per_class and self.labels.dim() == 1:
+            batches = ClassBalancedBatches(self.db_labels[omega], cfg.batch_size, min(per_class, cfg.batch_size),
+                                           self.shuffle)
+            return DataLoader(items, batch_sampler=batches, **self.runtime.loader_options())
+        singleton_tail = len(omega) % cfg.batch_size == 1  # a batch of one breaks BatchNorm in train mode
+        return DataLoader(items, batch_size=cfg.batch_size, shuffle=True, generator=self.shuffle,
+                          drop_last=singleton_tail and len(omega) > 1, **self.runtime.loader_options())
+
     def lr_at(self, iteration: int) -> float:
         decay = self.config.lr_decay_factor if iteration >= self.config.lr_decay_at else 1.0
         return self.config.lr * decay
@@ -255,22 +275,20 @@ class Trainer:
         if self.asymmetric:
             S = similarity(self.db_labels[omega], self.db_labels, cfg.similarity_reweight).to(self.device)
         omega_dev = omega.to(self.device)
-        singleton_tail = len(omega) % cfg.batch_size == 1  # a batch of one breaks BatchNorm in train mode
-        loader = DataLoader(_Positions(self.dataset, self.db_indices[omega], self.labels), batch_size=cfg.batch_size,
-                            shuffle=True, generator=self.shuffle, num_workers=cfg.num_workers,
-                            drop_last=singleton_tail and len(omega) > 1)
+        loader = self.loader(omega)
         lr = self.lr_at(t)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        model.prepare_outer_iteration(t, loader, self.device)  # ExchNet: class anchors over (image, label, _) batches
+        model.prepare_outer_iteration(t, loader, self.device, cfg.outer_iterations)
         model.train()
         U = torch.zeros(len(omega), cfg.bits, device=self.device)
         sums: dict[str, float] = {}
         batches = 0
         for _ in range(cfg.inner_epochs):
             for images, labels, positions in loader:
-                images, labels, positions = images.to(self.device), labels.to(self.device), positions.to(self.device)
-                out = model(images, labels)
+                images = self.runtime.images(images)
+                labels, positions = labels.to(self.device), positions.to(self.device)
+                out = self.runtime.forward(model, images, labels)
                 if self.asymmetric:
                     total, terms = objective(out, images, S[positions], self.B, self.B[omega_dev[positions]],
                                              cfg.loss_weights, labels=labels)
@@ -346,7 +364,7 @@ class Trainer:
             last = t + 1 == cfg.outer_iterations
             if len(self.val_indices) and ((t + 1) % cfg.eval_every == 0 or last):
                 record["val_map"], db = self.validate()
-                if self.best["val_map"] is None or record["val_map"] > self.best["val_map"]:
+                if self.best["val_map"] is None or record["val_map"] >= self.best["val_map"]:
                     self.best = {"iteration": t + 1, "val_map": record["val_map"], "state": cpu_state(self.model),
                                  "B": self.B.cpu().clone() if self.asymmetric else db}
             elapsed = self.elapsed_before + time.perf_counter() - session_start

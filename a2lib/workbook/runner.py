@@ -1,4 +1,5 @@
-"""The papermill batch runner: ``a2lib run --profile P [--only 01,03] [--device auto|cpu|cuda]``.
+"""The papermill batch runner: ``a2lib run --profile P [--only 01,03] [--device auto|cpu|cuda]``, and the CLI that
+also dispatches ``a2lib plan`` (``a2lib.workbook.plan``) and ``a2lib train`` (``a2lib.workbook.fanout``).
 
 A profile (``a2lib/profiles/<name>.yaml`` or any YAML path) sets every notebook's parameters. The runner checks the
 whole request before anything runs (profile, ``--only`` entries, every injected parameter against the notebook's
@@ -18,18 +19,16 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from . import paths
 from .errors import WorkbookError
+from .notebooks import discover_notebooks, notebook_parameters, plan_parameters, select_notebooks
 from .profiles import PROFILES, Profile, load_profile
-from .results import FAILED, OK, RUN_ENV, new_run_id, write_summary
+from .results import FAILED, OK, RUN_ENV, new_run_id, write_summary, write_timings
 
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-PREFIX_LENGTH = 2
-"""A notebook is named ``NN_name.ipynb``; ``--only`` accepts the ``NN`` prefix or the full stem."""
 
 
 class NotebookFailed(Exception):
@@ -44,70 +43,6 @@ class NotebookRun:
     output: Path
     seconds: float
     ok: bool
-
-
-def discover_notebooks(folder: Path) -> list[Path]:
-    """The workbook's notebooks in order: ``NN_name.ipynb`` files of ``folder``, sorted by name."""
-    if not folder.is_dir():
-        raise WorkbookError(f"notebook folder {folder} does not exist; pass --notebooks DIR")
-    found = sorted(p for p in folder.glob(NOTEBOOK_GLOB) if not p.name.endswith("-checkpoint.ipynb"))
-    if not found:
-        raise WorkbookError(f"no notebooks named NN_name.ipynb in {folder}")
-    return found
-
-
-def select_notebooks(notebooks: list[Path], only: Sequence[str] | None) -> list[Path]:
-    """Keep the notebooks named in ``only`` (number prefix like ``01`` or full stem), in workbook order;
-    ``None`` keeps all. An ``only`` that names no notebook (``--only ''`` or ``--only ,``) is an error."""
-    if only is None:
-        return notebooks
-    valid = {p.stem: p for p in notebooks} | {p.stem[:PREFIX_LENGTH]: p for p in notebooks}
-    choices = ", ".join(f"{p.stem[:PREFIX_LENGTH]} ({p.stem})" for p in notebooks)
-    wanted = [entry.strip() for entry in only if entry.strip()]
-    if not wanted:
-        raise WorkbookError(f"--only names no notebook ({','.join(only)!r}); omit it to run all, or name some of: "
-                            f"{choices}")
-    unknown = [entry for entry in wanted if entry not in valid]
-    if unknown:
-        raise WorkbookError(f"unknown --only entry {', '.join(unknown)}; valid: {choices}")
-    chosen = {valid[entry] for entry in wanted}
-    return [p for p in notebooks if p in chosen]
-
-
-def notebook_parameters(path: Path) -> set[str]:
-    """Names defined in the notebook's cell tagged ``parameters``."""
-    import papermill
-
-    cells = json.loads(path.read_text())["cells"]
-    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(tagged) != 1:
-        raise WorkbookError(f"{path.name} must have exactly one cell tagged 'parameters' (it has {len(tagged)})")
-    return set(papermill.inspect_notebook(str(path)))
-
-
-def plan_parameters(
-    profile: Profile, workbook: list[Path], chosen: list[Path], device: str
-) -> dict[Path, dict[str, Any]]:
-    """The parameters injected into each chosen notebook, checked against its ``parameters`` cell."""
-    all_stems = {p.stem for p in workbook}
-    stray = sorted(set(profile.notebooks) - all_stems)
-    if stray:
-        raise WorkbookError(
-            f"profile {profile.name!r} sets parameters for unknown notebook(s) {', '.join(stray)}; "
-            f"notebooks: {', '.join(sorted(all_stems))}"
-        )
-    plan = {}
-    for path in chosen:
-        params = {"profile": profile.name, "device": device, **profile.notebooks.get(path.stem, {})}
-        defined = notebook_parameters(path)
-        unknown = sorted(set(params) - defined)
-        if unknown:
-            raise WorkbookError(
-                f"{path.stem}: parameter(s) {', '.join(unknown)} from profile {profile.name!r} are not defined in "
-                f"its parameters cell; it defines: {', '.join(sorted(defined))}"
-            )
-        plan[path] = params
-    return plan
 
 
 def resolve_device(requested: str, profile: Profile) -> str:
@@ -242,7 +177,9 @@ def _finish(records: list[NotebookRun], out_dir: Path, profile: str, run_id: str
     print(f"| total | | {total:.1f} |\n")
     timings = {r.name: {"seconds": round(r.seconds, 2), "ok": r.ok} for r in records}
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2))
-    table, summary = write_summary(profile, run_id, {r.name: OK if r.ok else FAILED for r in records})
+    statuses = {r.name: OK if r.ok else FAILED for r in records}
+    write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses)
+    table, summary = write_summary(profile, run_id, statuses)
     print(table)
     print(f"summary written to {summary}")
 
@@ -257,15 +194,38 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--notebooks", default=None, type=Path,
                        help="notebook folder (default: the workbook's notebooks/, see A2LIB_ROOT)")
     run_p.add_argument("--log-output", action="store_true", help="stream the notebooks' output to the terminal")
+    for name, text in (("plan", "list the training configurations the notebooks ask the model cache for, with cost"),
+                       ("train", "train the plan's missing cache entries in parallel through submitit")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} or a YAML path")
+        command.add_argument("--only", default=None, help="comma-separated notebooks, e.g. 02,03")
+        command.add_argument("--notebooks", default=None, type=Path, help="notebook folder (default: notebooks/)")
+        command.add_argument("--tflops", default=None, type=float,
+                             help="sustained TFLOP/s assumed for the hours estimate (default 40)")
+    plan_p, train_p = sub.choices["plan"], sub.choices["train"]
+    plan_p.add_argument("--summary", action="store_true", help="print the totals without one row per configuration")
+    train_p.add_argument("--executor", default="local", help="local (this machine) | slurm (a cluster)")
+    train_p.add_argument("--gpus", default=None, type=int,
+                         help="local: one worker per GPU on this many GPUs; slurm: at most this many jobs at once")
+    train_p.add_argument("--workers", default=None, type=int, help="local CPU workers (default 1 without GPUs)")
+    train_p.add_argument("--partition", default=None, help="SLURM partition")
+    train_p.add_argument("--dry-run", action="store_true", help="show how the entries would be dealt out, train none")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point of ``a2lib`` and ``python -m a2lib``: 0 done, 1 a notebook failed (reported
-    above), 2 a bad request (one line on stderr, nothing ran)."""
+    """Command-line entry point of ``a2lib`` and ``python -m a2lib`` (``run``, ``plan``, ``train``): 0 done, 1 a
+    notebook or a training entry failed (reported above), 2 a bad request (one line on stderr, nothing ran)."""
     args = build_parser().parse_args(argv)
     only = None if args.only is None else args.only.split(",")
     try:
+        if args.command == "plan":
+            from .plan import plan_command  # imports torch: only for this command
+            return plan_command(args.profile, only, args.notebooks, args.tflops, args.summary)
+        if args.command == "train":
+            from .fanout import train_command
+            return train_command(args.profile, only, args.notebooks, args.tflops, args.executor, args.gpus,
+                                 args.workers, args.partition, args.dry_run)
         run(args.profile, only=only, device=args.device, notebooks_dir=args.notebooks, log_output=args.log_output)
     except WorkbookError as err:
         print(f"a2lib: error: {err}", file=sys.stderr)
