@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from a2lib.data import ArrayDataset, DATASETS, dominoes, for_profile, load, zero_shot_split
-from a2lib.data.synth_dominoes import DigitParams, TextureParams, render_digits, render_textures
+from a2lib.data.synth_dominoes import (LAYOUTS, DigitParams, LayoutParams, TextureParams, render_digits,
+                                       render_layouts, render_textures)
 
 K = 4
 BLOCK = 8
@@ -135,6 +136,121 @@ def test_digit_and_texture_renderers():
     assert textures.shape == (20, 3, 32, 32) and textures.std() > 10
 
 
+def test_layouts_put_the_class_parts_where_the_layout_says():
+    """With every nuisance off (no pose jitter, clutter, lighting or noise; white parts on black), class c shows a
+    part at each grid point of LAYOUTS[c], spacing px from the centre, and nothing at the other grid points."""
+    plain = LayoutParams(spacing=9.0, part_radius=(2.0, 2.0), scale=(1.0, 1.0), rotation_deg=0.0, shift=0.0,
+                         part_value=(1.0, 1.0), background_value=(0.0, 0.0), saturation=(0.0, 0.0), distractors=0,
+                         gain=(1.0, 1.0), gradient=0.0, noise=0.0)
+    labels = np.arange(10)
+    images = render_layouts(labels, plain, np.random.default_rng(0))
+    assert images.shape == (10, 3, 32, 32) and images.dtype == np.uint8
+    centre = 15.5
+    for label, offsets in zip(labels, LAYOUTS.values()):
+        lit = {(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+               if images[label, 0, round(centre + 9 * dy), round(centre + 9 * dx)] == 255}
+        assert lit == set(offsets), label
+    assert set(np.unique(images)) == {0, 255} and (images[:, 0] == images[:, 2]).all()  # white on black
+
+
+def test_layouts_are_deterministic_and_vary_with_nuisance():
+    labels = np.arange(30) % 10
+    a = render_layouts(labels, LayoutParams(), np.random.default_rng(5))
+    assert np.array_equal(a, render_layouts(labels, LayoutParams(), np.random.default_rng(5)))
+    assert not np.array_equal(a[:10], a[10:20])  # same classes, other pose, colours and clutter
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"digits": {"jitter": 6}}, "digits.jitter must be an integer in [0, 4], got 6"),
+    ({"digits": {"scale": 4, "jitter": 1}}, "digits.jitter must be an integer in [0, 0], got 1"),
+    ({"digits": {"scale": 5}}, "digits.scale must be an integer in [1, 4], got 5"),
+    ({"digits": {"min_intensity": 1.5}}, "digits.min_intensity must be a number in [0.0, 1.0], got 1.5"),
+    ({"digits": {"test_fraction": 1.0}}, "digits.test_fraction must be a number in (0.0, 1.0), got 1.0"),
+    ({"digits": {"test_fraction": 0.001}}, "digits.test_fraction=0.001 leaves digit"),
+    ({"digits": {"jiter": 2}}, "unknown digits option(s) ['jiter']; valid options: scale, jitter"),
+    ({"texture": {"noise": 0.0}}, "texture= options shape the 'gratings' complex block, but complex_style is "
+                                  "'layouts'; pass complex_style='gratings' with them"),
+    ({"complex_style": "gratings", "layout": {}}, "layout= options shape the 'layouts' complex block"),
+    ({"layout": {"spacing": 0}}, "layout.spacing must be a number in (0.0, 16.0], got 0"),
+    ({"layout": {"part_radius": (5, 3)}}, "layout.part_radius must be a pair (low, high) with low <= high"),
+    ({"layout": {"scale": (0.5, 3.0)}}, "layout.scale must be a pair (low, high) with low <= high, both in (0.0, 2.0]"),
+    ({"layout": {"rotation_deg": 30}}, "layout.rotation_deg must be a number in [0.0, 22.5), got 30"),
+    ({"layout": {"shift": 20}}, "layout.shift must be a number in [0.0, 16.0], got 20"),
+    ({"layout": {"part_value": (0.5, 1.1)}}, "layout.part_value must be a pair"),
+    ({"layout": {"background_value": (0.5, 0.2)}}, "layout.background_value must be a pair"),
+    ({"layout": {"saturation": (-1, 1)}}, "layout.saturation must be a pair"),
+    ({"layout": {"distractors": 17}}, "layout.distractors must be an integer in [0, 16], got 17"),
+    ({"layout": {"distractor_radius": (1, 17)}}, "layout.distractor_radius must be a pair"),
+    ({"layout": {"gain": (0.7, 1.3)}}, "layout.gain must be a pair"),
+    ({"layout": {"gradient": 2}}, "layout.gradient must be a number in [0.0, 1.0], got 2"),
+    ({"layout": {"noise": 1.5}}, "layout.noise must be a number in [0.0, 1.0], got 1.5"),
+    ({"layout": {"distractor": 3}}, "unknown layout option(s) ['distractor']; valid options: spacing"),
+    ({"layout": "busy"}, "layout must be a dict of options or a LayoutParams, got str"),
+    ({"complex_style": "stripes"}, "unknown synth-dominoes complex_style 'stripes'; choose one of 'layouts'"),
+    ({"seed": -1}, "synth-dominoes seed must be an integer >= 0, got -1"),
+    ({"seed": 1.5}, "synth-dominoes seed must be an integer >= 0, got 1.5"),
+    ({"variant": "top-only"}, "unknown dominoes variant 'top-only'"),
+    ({"flavour": "shuffled"}, "unknown dominoes flavour 'shuffled'"),
+])
+def test_every_generator_option_out_of_range_is_refused_not_capped(tmp_path, options, message):
+    """Issue 19: e.g. digits.jitter 6 was silently capped at 4; every option now names itself and its range."""
+    with pytest.raises(ValueError) as error:
+        load("synth-dominoes", "train", root=tmp_path, **{**SMALL, **options})
+    assert message in str(error.value)
+    assert not (tmp_path / "synth-dominoes").exists()  # refused before anything is generated
+
+
+@pytest.mark.parametrize("texture,message", [
+    ({"num_orientations": 0}, "texture.num_orientations must be an integer in [1, 10], got 0"),
+    ({"num_orientations": 4}, "texture.num_orientations x len(texture.frequencies) must be at least 10"),
+    ({"frequencies": [0.2, 0.7]}, "texture.frequencies[1] must be a number in (0.0, 0.5], got 0.7"),
+    ({"frequencies": []}, "texture.frequencies must be a non-empty list"),
+    ({"orientation_jitter_deg": 120}, "texture.orientation_jitter_deg must be a number in [0.0, 90.0]"),
+    ({"frequency_jitter": 1.0}, "texture.frequency_jitter must be a number in [0.0, 1.0), got 1.0"),
+    ({"patch_radius": (16, 12)}, "texture.patch_radius must be a pair (low, high) with low <= high"),
+    ({"patch_contrast": (0.5, 1.2)}, "texture.patch_contrast must be a pair (low, high) with low <= high, both "
+                                     "in [0.0, 1.0], got (0.5, 1.2)"),
+    ({"distractor_radius": (0, 3)}, "texture.distractor_radius must be a pair (low, high) with low <= high, both "
+                                    "in (0.0, 16.0]"),
+    ({"distractor_contrast": 0.5}, "texture.distractor_contrast must be a pair"),
+    ({"blob_radius": (2, 20)}, "texture.blob_radius must be a pair"),
+    ({"gain": (-0.1, 0.4)}, "texture.gain must be a pair"),
+    ({"distractors": 17}, "texture.distractors must be an integer in [0, 16], got 17"),
+    ({"blobs": -1}, "texture.blobs must be an integer in [0, 16], got -1"),
+    ({"gradient": 1.5}, "texture.gradient must be a number in [0.0, 1.0], got 1.5"),
+    ({"noise": -0.01}, "texture.noise must be a number in [0.0, 1.0], got -0.01"),
+])
+def test_gratings_options_out_of_range_are_refused(tmp_path, texture, message):
+    with pytest.raises(ValueError) as error:
+        load("synth-dominoes", "train", root=tmp_path, **SMALL, complex_style="gratings", texture=texture)
+    assert message in str(error.value)
+
+
+def test_in_range_options_are_accepted_as_lists_too(tmp_path):
+    """YAML and JSON give lists where the defaults are tuples: the same data and the same cache file."""
+    as_list = load("synth-dominoes", "train", root=tmp_path, **SMALL, layout={"part_radius": [3.5, 5.0]},
+                   digits={"jitter": 4})
+    as_tuple = load("synth-dominoes", "train", root=tmp_path, **SMALL, layout={"part_radius": (3.5, 5.0)},
+                    digits=DigitParams(jitter=4))
+    assert torch.equal(as_list.images_uint8, as_tuple.images_uint8)
+    assert len(list((tmp_path / "synth-dominoes").glob("*.pt"))) == 1
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"n": 0}, "dominoes n must be an integer >= 1, got 0"),
+    ({"n": 3}, "dominoes n=3 is smaller than the number of classes (4)"),
+    ({"num_classes": 1}, "dominoes num_classes must be an integer >= 2, got 1"),
+    ({"block_size": (0, 8)}, "dominoes block_size[0] must be an integer >= 1, got 0"),
+    ({"block_size": 8}, "dominoes block_size must be a pair (height, width)"),
+    ({"seed": -2}, "dominoes seed must be an integer >= 0, got -2"),
+    ({"transform": "flip"}, "dominoes transform must be a callable"),
+])
+def test_dominoes_options_out_of_range_are_refused(sources, options, message):
+    with pytest.raises(ValueError) as error:
+        dominoes(*sources, **options)
+    assert message in str(error.value)
+
+
 def test_array_dataset_nhwc_uint8_and_nchw_float():
     rng = np.random.default_rng(0)
     nhwc = rng.integers(0, 256, size=(5, 6, 7, 3), dtype=np.uint8)
@@ -215,31 +331,6 @@ def test_mnist_cifar_missing_names_root_files_and_source(tmp_path):
         load("mnist-cifar", "train", root=tmp_path, download=False)
     message = str(error.value)
     assert str(tmp_path / "mnist-cifar") in message and "train-images-idx3-ubyte" in message and "http" in message
-
-
-def test_mnist_cifar_from_local_files(tmp_path, monkeypatch):
-    """With torchvision's classes stubbed by in-memory arrays, the loader pads MNIST and composes dominoes."""
-    import torchvision.datasets as tvd
-
-    class FakeMNIST:
-        def __init__(self, root, train, download):
-            self.data = torch.full((30, 28, 28), 255, dtype=torch.uint8)
-            self.targets = torch.arange(30) % 10
-
-    class FakeCIFAR:
-        classes = [f"c{i}" for i in range(10)]
-        def __init__(self, root, train, download):
-            self.data = np.full((20, 32, 32, 3), 7, dtype=np.uint8)
-            self.targets = list(np.arange(20) % 10)
-
-    monkeypatch.setattr(tvd, "MNIST", FakeMNIST)
-    monkeypatch.setattr(tvd, "CIFAR10", FakeCIFAR)
-    with pytest.warns(UserWarning, match="built 20 items.*30 simple, 20 complex"):
-        d = load("mnist-cifar", "test", root=tmp_path, download=False)
-    assert len(d) == 20 and d[0][0].shape == (3, 64, 32)
-    top = d.images_uint8[:, :, :32]
-    assert (top[:, :, :2] == 0).all() and (top[:, :, 2:30, 2:30] == 255).all()  # padded 28 -> 32
-    assert (d.images_uint8[:, :, 32:] == 7).all()
 
 
 def test_embedded_sets_default_to_the_data_root_never_the_cwd(tmp_path, monkeypatch):

@@ -113,3 +113,104 @@ def test_bias_numbers_pick_the_three_test_sets():
     reference = {"complex-only (blanked)": 0.8, "complex-only (randomised)": 0.7}
     numbers = simplicity.bias_numbers(dominoes, reference)
     assert numbers == pytest.approx({"a": 0.8, "b": 0.98, "c": 0.12, "c_over_a": 0.15})
+
+
+def test_explained_variance_share_of_hand_made_images():
+    """Three pixels, classes [0, 0, 1, 1]. Pixel A = [0, 2, 4, 6]: total SS 20, within 4. Pixel B constant: 0, 0.
+    Pixel C = [1, -1, 1, -1]: total 4, within 4. So eta^2 = (24 - 8) / 24 = 2/3 and, with K = 2, n = 4,
+    epsilon^2 = (16 - (K - 1) x 8 / (n - K)) / 24 = 12 / 24 = 1/2."""
+    images = np.array([[0, 5, 1], [2, 5, -1], [4, 5, 1], [6, 5, -1]], dtype=float)
+    labels = np.array([0, 0, 1, 1])
+    assert simplicity.explained_variance_share(images, labels) == pytest.approx(2 / 3)
+    assert simplicity.explained_variance_share(images, labels, adjusted=True) == pytest.approx(1 / 2)
+    assert simplicity.explained_variance_share(torch.tensor(images * 10).reshape(4, 1, 3, 1), torch.tensor(labels)) \
+        == pytest.approx(2 / 3)  # scale-free, any image shape
+    only_class = np.array([[1.0], [1.0], [3.0], [3.0]])
+    assert simplicity.explained_variance_share(only_class, labels) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        simplicity.explained_variance_share(images, np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="do not vary"):
+        simplicity.explained_variance_share(np.ones((4, 3)), labels)
+    with pytest.raises(ValueError, match="one class index per image"):
+        simplicity.explained_variance_share(images, labels[:3])
+
+
+def test_block_signal_of_dominoes_whose_answer_is_known():
+    """Complex source images are constant per class (share 1); every simple class holds the same five grey levels
+    (equal class means: share 0); each source image is used equally often (n = 2 x the source size)."""
+    from a2lib.data import ArrayDataset, dominoes
+
+    labels = np.repeat(np.arange(4), 5)
+    complex_ = ArrayDataset(np.repeat((40 * labels + 20).astype(np.uint8), 3 * 8 * 8).reshape(20, 3, 8, 8), labels)
+    simple = ArrayDataset(np.repeat((np.tile(np.arange(5), 4) * 50).astype(np.uint8), 3 * 8 * 8).reshape(20, 3, 8, 8),
+                          labels)
+    both = dominoes(simple, complex_, n=40, block_size=(8, 8), seed=0)
+    complex_signal, simple_signal = simplicity.block_signal(both, "complex"), simplicity.block_signal(both, "simple")
+    assert complex_signal["explained_share"] == pytest.approx(1.0) and complex_signal["n"] == 40
+    assert complex_signal["pixel_variance"] == pytest.approx(np.var(40 * np.arange(4) + 20) / 255 ** 2)
+    assert simple_signal["explained_share"] == pytest.approx(0.0, abs=1e-12)
+    assert simple_signal["adjusted_share"] < 0  # the chance share is subtracted
+    blanked = dominoes(simple, complex_, variant="complex-only", flavour="blanked", n=40, block_size=(8, 8))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        simplicity.block_signal(blanked, "simple")  # no simple block is shown
+    with pytest.raises(ValueError, match="dominoes dataset"):
+        simplicity.block_signal(complex_, "complex")
+
+
+def test_embedded_complex_block_is_visible_to_a_pixel_reconstruction(tmp_path):
+    """Issue 19: the default (layouts) complex block's class explains at least 5% of its pixel variance; the older
+    gratings block's class explains none beyond chance (the salience confound the layouts remove)."""
+    layouts = load_small(tmp_path, "layouts")
+    gratings = load_small(tmp_path, "gratings")
+    assert simplicity.block_signal(layouts, "complex")["adjusted_share"] >= 0.05
+    assert abs(simplicity.block_signal(gratings, "complex")["adjusted_share"]) < 0.01
+    assert simplicity.block_signal(layouts, "simple")["adjusted_share"] > 0.2  # the crisp digits
+
+
+def load_small(root, style):
+    from a2lib.data import load
+    return load("synth-dominoes", "train", root=root, n_train=1000, complex_style=style)
+
+
+def test_bias_by_flavour_compares_like_with_like():
+    dominoes = {"simple-only (randomised)": 0.98, "complex-only (randomised)": 0.12, "simple-only (blanked)": 0.95,
+                "complex-only (blanked)": 0.3}
+    reference = {"complex-only (blanked)": 0.9, "complex-only (randomised)": 0.6}
+    table = simplicity.bias_by_flavour(dominoes, reference)
+    assert table["blanked"] == pytest.approx({"a": 0.9, "b": 0.95, "c": 0.3, "c_over_a": 1 / 3})
+    assert table["randomised"] == pytest.approx({"a": 0.6, "b": 0.98, "c": 0.12, "c_over_a": 0.2})
+
+
+def test_signal_benchmark_prints_every_style_and_block(tmp_path):
+    """benchmarks/dominoes_signal.py (the command data/README.md quotes) measures both complex styles and blocks."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dominoes_signal.py"
+    spec = importlib.util.spec_from_file_location("dominoes_signal", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = bench.measure(300, 0, str(tmp_path), {})
+    assert set(results) == {"layouts", "gratings"} and set(results["layouts"]) == set(simplicity.BLOCKS)
+    assert results["layouts"]["complex"]["n"] == 300
+    assert results["layouts"]["complex"]["adjusted_share"] > results["gratings"]["complex"]["adjusted_share"] + 0.03
+    assert bench.measure(300, 0, str(tmp_path), {"complex_style": "gratings"}).keys() == {"gratings"}
+
+
+def test_seed_tables_average_over_training_runs_and_pair_the_gap_by_seed():
+    maps = {"baseline": [0.30, 0.34, 0.32], "a2net++": [0.35, 0.38, 0.38]}
+    scores = {(method, 32, seed): {"complex-only (blanked)": value}
+              for method, values in maps.items() for seed, value in enumerate(values)}
+    values = simplicity.over_seeds(scores)
+    assert values[("baseline", 32, "complex-only (blanked)")] == [0.30, 0.34, 0.32]
+    rows = {r["method"]: r for r in simplicity.seed_rows(values, "synth-dominoes")}
+    # mean 0.32, sd 0.02, t(0.975, 2) = 4.3027: half-width 4.3027 * 0.02 / sqrt(3)
+    assert rows["baseline"]["map"] == pytest.approx(0.32) and rows["baseline"]["seeds"] == 3
+    assert rows["baseline"]["ci95"] == pytest.approx(4.302653 * 0.02 / 3 ** 0.5, rel=1e-5)
+    gap, = simplicity.paired_gap(values, "a2net++", "baseline", 32, ["complex-only (blanked)"])
+    # paired differences 0.05, 0.04, 0.06: mean 0.05, sd 0.01
+    assert gap["difference"] == pytest.approx(0.05)
+    assert (gap["low"], gap["high"]) == pytest.approx((0.05 - 4.302653 * 0.01 / 3 ** 0.5,
+                                                       0.05 + 4.302653 * 0.01 / 3 ** 0.5), rel=1e-5)
+    one, = simplicity.seed_rows({("baseline", 12, "both"): [0.9]}, "d")
+    assert one["ci95"] is None and one["map"] == 0.9

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .arrays import UINT8_MAX
+from .checks import check_choice, check_int
 from .identity import DataDigest
 
 VARIANTS = ("both", "simple-only", "complex-only")
@@ -22,12 +23,21 @@ FLAVOURS = ("blanked", "randomised")
 BLOCK_SIZE = (32, 32)
 CHANNELS = 3
 BLANK = -1
+MIN_CLASSES = 2
 
 
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(repr(c) for c in choices)}")
-    return value
+def check_composition(variant: str, flavour: str, seed) -> int:
+    """Refuse an unknown ``variant``/``flavour`` or a seed that is not an integer >= 0 (numpy's generators take no
+    negative seed), naming the option; returns the seed as an int. Shared by every dominoes loader."""
+    check_choice("dominoes variant", variant, VARIANTS)
+    check_choice("dominoes flavour", flavour, FLAVOURS)
+    return check_int("dominoes seed", seed, 0)
+
+
+def _check_block_size(block_size) -> tuple[int, int]:
+    if not isinstance(block_size, (tuple, list)) or len(block_size) != 2:
+        raise ValueError(f"dominoes block_size must be a pair (height, width) of positive integers, got {block_size!r}")
+    return tuple(check_int(f"dominoes block_size[{i}]", v, 1) for i, v in enumerate(block_size))
 
 
 def _labels_of(dataset) -> np.ndarray:
@@ -224,15 +234,20 @@ def dominoes(simple, complex, variant: str = "both", flavour: str = "randomised"
     source items unused); ``num_classes``: classes 0..K-1 used (default: the smaller of the two sources' counts);
     ``block_size``: (H, W) of each block; sources of another size are resized.
     """
-    _check_choice("dominoes variant", variant, VARIANTS)
-    _check_choice("dominoes flavour", flavour, FLAVOURS)
+    seed = check_composition(variant, flavour, seed)
+    block_size = _check_block_size(block_size)
+    if transform is not None and not callable(transform):
+        raise ValueError(f"dominoes transform must be a callable (image -> image) or None, got {transform!r}")
     simple_labels, complex_labels = _labels_of(simple), _labels_of(complex)
     if num_classes is None:
         num_classes = int(min(simple_labels.max(), complex_labels.max())) + 1
-    if num_classes < 2:
-        raise ValueError(f"dominoes need at least 2 classes, got num_classes={num_classes}")
-    if n is not None and n < num_classes:
-        raise ValueError(f"n={n} is smaller than the number of classes ({num_classes}); classes must be balanced")
+        if num_classes < MIN_CLASSES:
+            raise ValueError(f"dominoes need at least {MIN_CLASSES} classes, but the sources share only "
+                             f"{num_classes}; give sources with classes 0..K-1, K >= {MIN_CLASSES}")
+    num_classes = check_int("dominoes num_classes", num_classes, MIN_CLASSES)
+    if n is not None and check_int("dominoes n", n, 1) < num_classes:
+        raise ValueError(f"dominoes n={n} is smaller than the number of classes ({num_classes}); classes must be "
+                         f"balanced: use n >= {num_classes}")
     plan = plan_pairs(simple_labels, complex_labels, variant, flavour, n, num_classes, seed)
     if n is None:
         _note_default_size(simple_labels, complex_labels, num_classes, len(plan["labels"]))

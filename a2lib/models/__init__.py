@@ -13,6 +13,7 @@ from .a2net import A2Net, A2NetConfig, A2NetPP, A2NetPPConfig
 from .backbones import BACKBONES, Backbone, build_backbone, check_backbone_name
 from .base import HashModel, HashOutput, ModelConfig, check_positive_int
 from .baseline import BaselineConfig, BaselineHash
+from .classifier import ClassifierConfig, CrossEntropyClassifier
 from .deep_hashing import (CSQ, DPSH, CSQConfig, DPSHConfig, HashNet, HashNetConfig, OrthoCos, OrthoCosConfig,
                            hadamard, hash_centers)
 from .exchnet import ExchNet, ExchNetConfig
@@ -33,6 +34,7 @@ register_model("dpsh", DPSH, DPSHConfig)
 register_model("hashnet", HashNet, HashNetConfig)
 register_model("csq", CSQ, CSQConfig)
 register_model("orthocos", OrthoCos, OrthoCosConfig)
+register_model("ce-classifier", CrossEntropyClassifier, ClassifierConfig)
 
 
 def list_models(asymmetric: bool | None = None) -> list[str]:

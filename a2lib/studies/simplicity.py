@@ -4,21 +4,29 @@ A model trained on dominoes (simple block on top, complex block below) is tested
 where only one block carries the label (the other blanked or drawn from another class). Grad-CAM of the whole code
 then says how much of the model's attention lands on the complex block. The paper's Table 1 is in
 ``a2lib.studies.paper``; ``table1_rows`` lays our numbers out for its ``with_paper``.
+
+Beyond the paper: ``explained_variance_share`` / ``block_signal`` measure how much of a block's pixel variance its
+class explains (what a pixel reconstruction can see of the class), ``bias_by_flavour`` gives the three bias numbers
+a, b, c like for like in each flavour, and ``complex_probe`` asks whether a model's frozen features still hold the
+complex block's class (``a2lib.probes``).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..data import dominoes
+from ..data import FLAVOURS, dominoes
+from ..data.arrays import UINT8_MAX
 from ..evaluate import mean_average_precision
 from ..explain import activation_share, grad_cam
 from ..inference import binary, encode_dataset
+from ..probes import probe_accuracy
 from ..train import TrainResult
+from .claims import difference, interval
 from .setup import Study
 
 TEST_SETS = (
@@ -74,6 +82,38 @@ def table1_rows(scores: dict, dataset: str) -> list[dict]:
             for (method, bits), by_test in scores.items() for test, value in by_test.items()]
 
 
+def over_seeds(scores: Mapping[tuple, Mapping[str, float]]) -> dict[tuple, list[float]]:
+    """``{(method, bits, test): [mAP of each seed]}`` from ``{(method, bits, seed): variant_maps(...)}``, the seeds in
+    the order of ``scores``."""
+    values: dict[tuple, list[float]] = {}
+    for (method, bits, _seed), by_test in scores.items():
+        for test, value in by_test.items():
+            values.setdefault((method, bits, test), []).append(float(value))
+    return values
+
+
+def seed_rows(values: Mapping[tuple, Sequence[float]], dataset: str) -> list[dict]:
+    """Table 1 rows (``table1_rows``' layout) over seeds: ``map`` the mean, ``ci95`` the half-width of its 95%
+    t-interval over the training runs (None for one seed), ``seeds`` how many."""
+    rows = []
+    for (method, bits, test), runs in values.items():
+        mean, half = interval(runs)
+        rows.append({"dataset": dataset, "test data": test, "bits": bits, "method": method, "map": mean,
+                     "ci95": half, "seeds": len(runs)})
+    return rows
+
+
+def paired_gap(values: Mapping[tuple, Sequence[float]], method: str, reference: str, bits: int,
+               tests: Sequence[str]) -> list[dict]:
+    """``method`` − ``reference`` on each test set, paired by seed: the mean difference and its 95% t-interval."""
+    rows = []
+    for test in tests:
+        gap = difference(np.asarray(values[(method, bits, test)]), np.asarray(values[(reference, bits, test)]))
+        rows.append({"test data": test, "difference": gap.mean, "low": gap.low if gap.half is not None else None,
+                     "high": gap.high if gap.half is not None else None, "seeds": gap.seeds})
+    return rows
+
+
 def block_masks(n: int, height: int, width: int, block: str) -> np.ndarray:
     """(n, height, width) masks of one dominoes block: ``simple`` is the top half, ``complex`` the bottom half."""
     if block not in BLOCKS:
@@ -107,5 +147,98 @@ def bias_numbers(on_dominoes: dict[str, float], on_reference: dict[str, float]) 
     return {"a": a, "b": b, "c": c, "c_over_a": c / a}
 
 
-__all__ = ["BLOCKS", "TEST_SETS", "bias_numbers", "block_masks", "block_share", "table1_rows", "test_set_name",
-           "variant_test_sets", "variant_maps"]
+def bias_by_flavour(on_dominoes: dict[str, float], on_reference: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``bias_numbers`` like for like in each flavour: ``{flavour: {a, b, c, c_over_a}}`` with a, b and c all
+    tested with the other block ``flavour`` (blanked or randomised), from ``variant_maps`` outputs."""
+    table = {}
+    for flavour in FLAVOURS:
+        a = on_reference[test_set_name("complex-only", flavour)]
+        c = on_dominoes[test_set_name("complex-only", flavour)]
+        table[flavour] = {"a": a, "b": on_dominoes[test_set_name("simple-only", flavour)], "c": c, "c_over_a": c / a}
+    return table
+
+
+def _class_sums(images, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class: item count (K,), pixel sums (K, P) and sums of squared pixels (K,), in float64."""
+    x, y = torch.as_tensor(images), torch.as_tensor(labels).long()
+    if y.dim() != 1 or len(y) != len(x):
+        raise ValueError(f"labels must be one class index per image, shape ({len(x)},), got {tuple(y.shape)}")
+    classes = torch.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"the explained variance needs images of at least 2 classes, got classes {classes.tolist()}")
+    x = x.reshape(len(x), -1)
+    counts, sums, squares = [], [], []
+    for c in classes:
+        block = x[y == c].double()
+        counts.append(len(block))
+        sums.append(block.sum(0))
+        squares.append(float(block.pow(2).sum()))
+    return np.asarray(counts, dtype=np.float64), torch.stack(sums).numpy(), np.asarray(squares)
+
+
+def explained_variance_share(images, labels, adjusted: bool = False) -> float:
+    """The share of the pixel variance of ``images`` (n, ...) that their class explains: the between-class variance
+    of the class-mean images over the total variance, both summed over pixels (eta squared; 1 - the MSE of each
+    pixel predicted by its class mean over the MSE of the grand mean).
+
+    ``adjusted`` subtracts what K class means of pure noise would explain in a sample of n, (K - 1) x the within-class
+    mean square (epsilon squared): with few images per class eta squared is biased upwards by about (K - 1) / n.
+    Scale-free: uint8 and [0, 1] images give the same share.
+    """
+    counts, sums, squares = _class_sums(images, labels)
+    n, k = counts.sum(), len(counts)
+    total = squares.sum() - float((sums.sum(0) ** 2).sum()) / n
+    within = squares.sum() - float(((sums ** 2).sum(1) / counts).sum())
+    if total <= 0:
+        raise ValueError("the images do not vary (total pixel variance 0); the explained share is undefined")
+    between = total - within
+    if adjusted:
+        if n <= k:
+            raise ValueError(f"the adjusted share needs more images ({int(n)}) than classes ({k})")
+        between -= (k - 1) * within / (n - k)
+    return between / total
+
+
+def block_signal(dataset, block: str = "complex") -> dict[str, float]:
+    """How much of one dominoes block's pixel variance its class explains, over the items of ``dataset`` (a
+    ``DominoesDataset``) where that block is shown (not blanked): ``explained_share`` (eta squared),
+    ``adjusted_share`` (epsilon squared), ``pixel_variance`` (mean per pixel, values in [0, 1]) and ``n``."""
+    if block not in BLOCKS:
+        raise ValueError(f"unknown block {block!r}; choose one of {', '.join(BLOCKS)}")
+    labels = getattr(dataset, f"{block}_labels", None)
+    if labels is None or not hasattr(dataset, "images_uint8"):
+        raise ValueError("block_signal needs a dominoes dataset (a2lib.data.dominoes or load('synth-dominoes', ...)), "
+                         f"which records each block's class; got {type(dataset).__name__}")
+    shown = labels >= 0
+    images = dataset.images_uint8[shown]
+    half = images.shape[2] // 2
+    pixels = images[:, :, :half] if block == "simple" else images[:, :, half:]
+    pixels = pixels.double() / UINT8_MAX
+    return {"explained_share": explained_variance_share(pixels, labels[shown]),
+            "adjusted_share": explained_variance_share(pixels, labels[shown], adjusted=True),
+            "pixel_variance": float(pixels.reshape(len(pixels), -1).var(0, unbiased=False).mean()),
+            "n": int(shown.sum())}
+
+
+def complex_probe(model, data: Study | Mapping[str, Dataset], flavour: str = "blanked",
+                  representation: str = "features", device: str | torch.device = "cpu", **probe_options) -> float:
+    """Test accuracy of a linear probe (``a2lib.probes.probe_accuracy``) that reads the complex block's class from
+    ``model``'s frozen ``representation`` on complex-only images (the other block ``flavour``).
+
+    ``model``: a trained model or ``TrainResult``. ``data``: a ``Study`` (the probe is fitted on its training split
+    and tested on its test split, both complex-only) or ``{"train": dataset, "test": dataset}`` of such images.
+    Chance is 1 / number of classes; near (a)'s level means the features hold the block the codes ignore."""
+    if flavour not in FLAVOURS:
+        raise ValueError(f"unknown flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}")
+    if isinstance(data, Study):
+        data = {split: data.load(split, variant="complex-only", flavour=flavour) for split in ("train", "test")}
+    missing = [split for split in ("train", "test") if split not in data]
+    if missing:
+        raise ValueError(f"complex_probe needs a Study or {{'train': ..., 'test': ...}} datasets; missing {missing}")
+    return probe_accuracy(model, data["train"], data["test"], representation=representation, device=device,
+                          **probe_options)
+
+
+__all__ = ["BLOCKS", "FLAVOURS", "TEST_SETS", "bias_by_flavour", "bias_numbers", "block_masks", "block_share",
+           "block_signal", "complex_probe", "explained_variance_share", "over_seeds", "paired_gap", "seed_rows",
+           "table1_rows", "test_set_name", "variant_test_sets", "variant_maps"]
