@@ -5,8 +5,10 @@ gives it (``BitTarget``: how strongly the image pushes bit b towards its own val
 pre-sign code with a reference binary code (``CodeTarget``; with the image's own code it explains the whole code).
 
 Measured, not only shown: ``mask_shares`` gives per image the share of a map's mass inside an object mask (Grad-CAM of
-the code, or the model's own attention summed over its maps), batch by batch over a test set; ``describe_bits`` and
-``correspondence_summary`` turn ``a2lib.evaluate.bit_attribute_correspondence`` into the column titles and the
+the code, or the model's own attention summed over its maps), batch by batch over a test set: how *concentrated* on
+the object the map is; ``mask_coverage`` the share of the object that the top of the map covers: how much of the
+object it *attends* (the paper's Figure 9 claims coverage); ``object_measure_rows`` both, per model and map source.
+``describe_bits`` and ``correspondence_summary`` turn ``a2lib.evaluate.bit_attribute_correspondence`` into the column titles and the
 numbers of Figure 8, with a permutation control for the chance level.
 """
 from __future__ import annotations
@@ -24,6 +26,12 @@ CAM_BATCH = 32
 """Images per Grad-CAM pass (memory grows with it; the result does not depend on it)."""
 ENCODE_BATCH = 64
 MAP_SOURCES = ("gradcam", "attention")
+MEASURES = ("share", "coverage")
+"""``share``: the map's mass inside the mask (``activation_share``); ``coverage``: the mask's pixels the top of the map
+covers (``mask_coverage``)."""
+COVERAGE_LEVEL = 0.5
+"""The top of a map: pixels at or above half of its range after per-image min–max scaling (the normalisation
+pytorch-grad-cam applies to every Grad-CAM map)."""
 NO_ATTRIBUTE = "(none: constant sign)"
 
 
@@ -110,6 +118,23 @@ def activation_share(maps: np.ndarray | Tensor, masks: np.ndarray | Tensor) -> n
         return np.where(total > 0, inside / total, np.nan)
 
 
+def mask_coverage(maps: np.ndarray | Tensor, masks: np.ndarray | Tensor, level: float = COVERAGE_LEVEL
+                  ) -> np.ndarray:
+    """Per image, the share of the mask's pixels where the map, min–max scaled per image, is at least ``level``: how
+    much of the object the top of the map covers, in [0, 1]; NaN for an empty mask or a flat map."""
+    maps = np.asarray(maps, dtype=np.float64)
+    masks = np.asarray(masks, dtype=bool)
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {maps.shape} and masks {masks.shape} must have the same (n, H, W) shape")
+    low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
+    flat = (high - low)[:, 0, 0] <= 0
+    top = (maps - low) >= level * (high - low)
+    area = masks.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        covered = (top & masks).sum(axis=(1, 2)) / area
+    return np.where(flat | (area == 0), np.nan, covered)
+
+
 def mean_with_ci(values: Sequence[float], z: float = 1.96) -> tuple[float, float]:
     """Mean and the half-width of its normal-approximation confidence interval (95% by default), NaNs dropped."""
     values = np.asarray(values, dtype=np.float64)
@@ -191,6 +216,13 @@ def mask_shares(model: nn.Module, images, masks, source: str = "gradcam", batch_
     ``source="gradcam"``: Grad-CAM of the code (``bit`` / ``reference`` as in ``grad_cam``; by default the whole code);
     ``"attention"``: the model's own attention maps summed over maps (``attention_mass``).
     """
+    return mask_measures(model, images, masks, source, batch_size, device, bit, reference)["share"]
+
+
+def mask_measures(model: nn.Module, images, masks, source: str = "gradcam", batch_size: int = CAM_BATCH,
+                  device=None, bit: int | None = None, reference: Tensor | None = None) -> dict[str, np.ndarray]:
+    """``{"share": mask_shares, "coverage": mask_coverage}`` per image from one pass of maps (arguments as
+    ``mask_shares``)."""
     if source not in MAP_SOURCES:
         raise ValueError(f"unknown map source {source!r}; choose one of {', '.join(MAP_SOURCES)}")
     masks = np.asarray(masks, dtype=bool)
@@ -198,15 +230,17 @@ def mask_shares(model: nn.Module, images, masks, source: str = "gradcam", batch_
     if masks.shape[0] != count:
         raise ValueError(f"{masks.shape[0]} masks given for {count} images; give one mask per image")
     device = _device_of(model, device)
-    shares = []
+    measured = {measure: [] for measure in MEASURES}
     for start, batch in zip(range(0, count, batch_size), _batches(images, None, batch_size)):
         batch = batch.to(device)
         if source == "gradcam":
             maps = grad_cam(model, batch, bit=bit, reference=reference)
         else:
             maps = attention_mass(model, batch)
-        shares.append(activation_share(maps, masks[start:start + len(batch)]))
-    return np.concatenate(shares) if shares else np.zeros(0)
+        window = masks[start:start + len(batch)]
+        measured["share"].append(activation_share(maps, window))
+        measured["coverage"].append(mask_coverage(maps, window))
+    return {m: np.concatenate(v) if v else np.zeros(0) for m, v in measured.items()}
 
 
 def describe_bits(correspondence: BitAttributeCorrespondence, attribute_names: Sequence[str]) -> list[dict]:
@@ -275,6 +309,22 @@ def object_shares(model: nn.Module, images: Tensor, masks, device=None,
     device = _device_of(model, device)
     sources = ["gradcam"] + (["attention"] if has_attention(model, images.to(device)) else [])
     return {source: mask_shares(model, images, masks, source, batch_size, device) for source in sources}
+
+
+def object_measure_rows(models: dict[str, nn.Module], images: Tensor, masks, device=None,
+                        batch_size: int = CAM_BATCH) -> list[dict]:
+    """Per model, map source it has (``gradcam``; ``attention`` when it returns maps) and measure (``MEASURES``):
+    ``{method, map, measure, mean, ci95}`` over the images (``mean_with_ci``; the interval is over test images of
+    one trained model, not over seeds)."""
+    rows = []
+    for method, model in models.items():
+        device_ = _device_of(model, device)
+        sources = ["gradcam"] + (["attention"] if has_attention(model, images.to(device_)) else [])
+        for source in sources:
+            measured = mask_measures(model, images, masks, source, batch_size, device_)
+            rows += [dict(zip(("method", "map", "measure", "mean", "ci95"),
+                              (method, source, measure, *mean_with_ci(measured[measure])))) for measure in MEASURES]
+    return rows
 
 
 def similarity_to_query(model: nn.Module, images: Tensor, query: int, count: int, device=None

@@ -236,3 +236,44 @@ def test_zero_pre_codes_count_as_plus_one_in_nearest_and_similarity():
     assert explain.nearest(codes[0], codes, 3, exclude=0).tolist() == [1, 2, 3]  # distances 0, 1, 1 (stable)
     with pytest.raises(ValueError, match="NaN"):
         explain.nearest(torch.tensor([float("nan"), 0.1, 0.2]), codes, 1)
+
+
+def test_mask_coverage_by_hand():
+    maps = np.zeros((4, 2, 4))
+    maps[0, 0, :2] = 1.0        # top of the map: 2 of the 4 mask pixels
+    maps[1] = 1.0               # flat map: no top
+    maps[2, 1, :] = [0.2, 0.6, 0.4, 1.0]   # min 0, so pixels at >= 0.5 are the 0.6 and the 1.0
+    maps[3, 0, 0] = 1.0         # its mask is empty
+    masks = np.zeros((4, 2, 4), bool)
+    masks[:3, 0] = True
+    masks[2] = False
+    masks[2, 1, 1:] = True      # the 0.6, 0.4 and 1.0 pixels
+    coverage = explain.mask_coverage(maps, masks)
+    assert coverage[0] == pytest.approx(0.5) and coverage[2] == pytest.approx(2 / 3)
+    assert np.isnan(coverage[1]) and np.isnan(coverage[3])
+    assert explain.mask_coverage(maps[2:3], masks[2:3], level=0.3)[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same"):
+        explain.mask_coverage(maps, masks[:, :1])
+
+
+def test_concentration_and_coverage_tell_different_stories():
+    """A map on one corner of the object is concentrated on it (share 1) but covers a quarter of it."""
+    maps = np.zeros((1, 4, 4))
+    maps[0, 0, 0] = 1.0
+    mask = np.zeros((1, 4, 4), bool)
+    mask[0, :2, :2] = True
+    assert explain.activation_share(maps, mask)[0] == pytest.approx(1.0)
+    assert explain.mask_coverage(maps, mask)[0] == pytest.approx(0.25)
+
+
+def test_mask_measures_match_the_single_measures_and_rows_hold_both():
+    images, top = _red_top_green_bottom(n=3)
+    measured = explain.mask_measures(RedAttention(), images, top, source="attention", batch_size=2)
+    np.testing.assert_allclose(measured["share"], explain.mask_shares(RedAttention(), images, top, "attention"))
+    np.testing.assert_allclose(measured["coverage"], 1.0)   # the red top half is the whole top of the map
+    rows = explain.object_measure_rows({"a2net": RedAttention(), "baseline": ColourBits()}, images, top)
+    assert [(r["method"], r["map"], r["measure"]) for r in rows] == [
+        ("a2net", "gradcam", "share"), ("a2net", "gradcam", "coverage"), ("a2net", "attention", "share"),
+        ("a2net", "attention", "coverage"), ("baseline", "gradcam", "share"), ("baseline", "gradcam", "coverage")]
+    attention = [r for r in rows if r["map"] == "attention"]
+    assert [r["mean"] for r in attention] == pytest.approx([1.0, 1.0]) and attention[0]["ci95"] == 0.0

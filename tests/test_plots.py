@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 
 from a2lib.studies import paper  # noqa: E402
 from a2lib.workbook import plots  # noqa: E402
@@ -33,8 +34,10 @@ def test_display_names_are_the_papers_and_colours_are_fixed():
     assert plots.display_name is paper.display_name, "one map of method names: a2lib.studies.paper"
     assert plots.display_name("a2net++") == "A²-Net++" and plots.display_name("orthocos") == "OrthoCos+BN"
     assert plots.display_name("baseline") == "ADSH" and plots.display_name("new-method") == "new-method"
-    assert plots.method_color("a2net") != plots.method_color("baseline")
     assert plots.method_color("new-method") == plots.UNKNOWN_COLOR
+    hashing = [plots.method_color(m) for m in plots.METHOD_ORDER]
+    assert len(set(hashing)) == len(hashing), "every method of the comparison has its own colour"
+    assert {plots.method_color(m) for m in plots.STUDIED} <= set(plots.OKABE_ITO.values())
 
 
 def test_bar_with_ci_draws_one_bar_per_entry_with_its_interval():
@@ -45,7 +48,7 @@ def test_bar_with_ci_draws_one_bar_per_entry_with_its_interval():
     bars = ax.patches
     assert [b.get_height() for b in bars] == pytest.approx([0.4, 0.6, 0.7])
     assert [b.get_hatch() or "" for b in bars] == ["", "", "//"]
-    assert bars[0].get_facecolor()[:3] == pytest.approx(plots.method_color("baseline"))
+    assert bars[0].get_facecolor()[:3] == pytest.approx(to_rgb(plots.method_color("baseline")))
     assert _ticks(ax) == ["ADSH\ngradcam", "A²-Net++\ngradcam", "A²-Net++\nattention"]
     caps = [line for line in ax.lines if line.get_marker() == "_"]  # the error bars' caps: two per bar
     assert sorted(y for cap in caps for y in cap.get_ydata()) == pytest.approx(
@@ -68,52 +71,65 @@ def test_value_bars_write_each_value_on_its_bar():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("η", "mAP")
 
 
-def test_training_curves_one_panel_per_quantity_one_line_per_run():
-    records = [{"run": (m, b), "iteration": i, "quantity": q, "value": i * 0.1}
+def test_training_curves_one_panel_per_quantity_and_code_length():
+    records = [{"run": (m, b), "iteration": i, "quantity": q, "value": i * 0.1 * b}
                for m in ("baseline", "a2net") for b in (12, 48) for q in ("loss", "val_map") for i in (1, 2, 3)]
     records = [r for r in records if not (r["quantity"] == "val_map" and r["run"] == ("a2net", 48))]
-    fig = plots.training_curves(records, columns=4)
+    fig = plots.training_curves(records, title="takeaway")
     panels = [ax for ax in fig.axes if ax.axison]
-    assert [ax.get_ylabel() for ax in panels] == ["loss", "val_map"]
-    assert [len(ax.lines) for ax in panels] == [4, 3]
+    assert [ax.get_title() for ax in panels] == ["validation mAP, 12 bits", "validation mAP, 48 bits",
+                                                 "total loss, 12 bits", "total loss, 48 bits"]
+    assert [ax.get_ylabel() for ax in panels] == ["validation mAP", "validation mAP", "total loss", "total loss"]
+    assert [len(ax.lines) for ax in panels] == [2, 1, 2, 2], "one line per method; 12 and 48 bits apart"
+    assert panels[2].get_ylim()[1] < panels[3].get_ylim()[1] / 2, "each code length has its own y axis"
     assert all(ax.get_xlabel() == "outer iteration" for ax in panels)
     assert list(panels[0].lines[0].get_xdata()) == [1, 2, 3]
-    assert {line.get_linestyle() for line in panels[0].lines} == {"-", "--"}  # 12 and 48 bits
-    assert _legend(fig) == ["ADSH, 12 bits", "ADSH, 48 bits", "A²-Net, 12 bits", "A²-Net, 48 bits"]
-
+    assert [line.get_color() for line in panels[2].lines] == [plots.method_color("baseline"),
+                                                               plots.method_color("a2net")]
+    assert _legend(fig) == ["ADSH", "A²-Net"] and fig._suptitle.get_text() == "takeaway"
 
 
 def test_training_curves_with_a_common_y_label_title_each_panel():
-    records = [{"run": ("a2net++", 12), "iteration": i, "quantity": q, "value": 0.5} for q in ("hashing", "decorrelation")
-               for i in (1, 2)]
+    records = [{"run": ("a2net++", 12), "iteration": i, "quantity": q, "value": 0.5}
+               for q in ("hashing", "decorrelation", "new_term") for i in (1, 2)]
     panels = [ax for ax in plots.training_curves(records, ylabel="share").axes if ax.axison]
-    assert [(ax.get_title(), ax.get_ylabel()) for ax in panels] == [("hashing", "share"), ("decorrelation", "share")]
+    assert [(ax.get_title(), ax.get_ylabel()) for ax in panels] == [
+        ("hashing loss (Eq. 11), 12 bits", "share"), ("decorrelation (Eq. 8), 12 bits", "share"),
+        ("new term, 12 bits", "share")]
 
-def test_ndcg_curves_one_panel_per_bits_with_reference_lines():
+
+def test_ndcg_curves_studied_methods_in_colour_others_grey_and_every_method_at_k():
     ks = [5, 10, 20]
     curves = {("a2net", 12): dict(zip(ks, [0.3, 0.35, 0.4])), ("baseline", 12): dict(zip(ks, [0.2, 0.2, 0.3])),
-              ("a2net", 48): dict(zip(ks, [0.4, 0.4, 0.5]))}
-    references = {"random codes": dict(zip(ks, [0.1] * 3)), "class oracle": dict(zip(ks, [0.6] * 3))}
-    fig = plots.ndcg_curves(curves, references)
-    assert [ax.get_title() for ax in fig.axes] == ["12 bits", "48 bits"]
-    assert [len(ax.lines) for ax in fig.axes] == [4, 3]
-    assert [line.get_linestyle() for line in fig.axes[1].lines[-2:]] == [":", "--"]
-    assert _ticks(fig.axes[0]) == ["5", "10", "20"] and fig.axes[0].get_xlabel() == "k"
-    assert fig.axes[0].get_ylabel() == "NDCG@k (attributes)"
-    assert _legend(fig.axes[1]) == ["A²-Net", "random codes", "class oracle"]
+              ("a2net", 48): dict(zip(ks, [0.4, 0.4, 0.5])), ("itq", 48): dict(zip(ks, [0.1, 0.2, 0.6]))}
+    references = {"random codes": dict(zip(ks, [0.1] * 3)), "class oracle": dict(zip(ks, [0.9] * 3))}
+    fig = plots.ndcg_curves(curves, references, focus_k=20)
+    left, middle, dots = fig.axes
+    assert [left.get_title(), middle.get_title(), dots.get_title()] == ["12 bits", "48 bits", "every method at k = 20"]
+    assert _legend(fig) == ["A²-Net", "ADSH", "random codes", "class oracle", "other methods (right panel)"]
+    itq = [line for line in middle.lines if list(line.get_ydata()) == [0.1, 0.2, 0.6]]
+    assert itq and itq[0].get_color() == plots.OTHER_COLOR
+    assert [t.get_text() for t in dots.get_yticklabels()] == ["ADSH", "A²-Net", "ITQ"], "sorted by best NDCG@20"
+    assert sorted(float(line.get_xdata()[0]) for line in dots.lines) == [0.1, 0.9], "references as lines"
+    assert _legend(dots) == ["12 bits", "48 bits", "random codes", "class oracle"]
+    assert _ticks(left) == ["5", "10", "20"] and left.get_ylabel() == "NDCG@k (attributes)"
 
 
-def test_bit_attribute_heatmap_keeps_the_strongest_attributes_in_order():
-    mi = {"a2net++": np.array([[0.1, 0.9, 0.0, 0.2], [0.0, 0.1, 0.0, 0.3]]),
-          "baseline": np.array([[0.0, 0.0, 0.5, 0.1], [0.0, 0.0, 0.0, 0.0]])}
-    fig = plots.bit_attribute_heatmap(mi, ["red", "wing", "beak", "tail"], max_attributes=3)
+def test_bit_attribute_heatmap_sorts_bits_and_caps_the_scale():
+    mi = {"a2net++": np.array([[0.0, 0.9, 0.0, 0.2], [0.6, 0.1, 0.0, 0.3], [0.0, 0.0, 0.0, 0.4]]),
+          "baseline": np.array([[0.0, 0.0, 0.35, 0.1], [0.0, 0.0, 0.0, 0.0], [0.1, 0.0, 0.0, 0.0]])}
+    fig = plots.bit_attribute_heatmap(mi, ["red", "wing", "beak", "tail"], max_attributes=3, percentile=90)
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in panels] == ["A²-Net++", "ADSH"]
-    assert _ticks(panels[0]) == ["wing", "beak", "tail"]  # 'red' (max 0.1) dropped, the order kept
+    assert _ticks(panels[0]) == ["red", "wing", "tail"], "'beak' (max 0.35) dropped, attribute order kept"
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == ["1", "0", "2"], "bits grouped by best attribute"
     mesh = next(c for c in panels[0].collections if isinstance(c, QuadMesh))
-    assert np.asarray(mesh.get_array()).reshape(2, 3) == pytest.approx(mi["a2net++"][:, 1:])
-    assert (panels[0].get_xlabel(), panels[0].get_ylabel()) == ("attribute", "bit")
-    assert len(fig.axes) == 3, "one colour bar, for the last panel"
+    assert np.asarray(mesh.get_array()).reshape(3, 3) == pytest.approx(mi["a2net++"][[1, 0, 2]][:, [0, 1, 3]])
+    shown = np.concatenate([mi["a2net++"][:, [0, 1, 3]].ravel(), mi["baseline"][:, [0, 1, 3]].ravel()])
+    assert mesh.get_clim() == pytest.approx((0, np.percentile(shown, 90)))
+    colorbar = fig.axes[-1]
+    assert "capped at the 90th percentile" in colorbar.get_ylabel()
+    assert all(t.get_fontsize() >= 9 for t in panels[0].get_xticklabels() + panels[0].get_yticklabels())
     with pytest.raises(ValueError, match=r"needs 2 columns .* got \[4\]"):
         plots.bit_attribute_heatmap(mi, ["red", "wing"])
 
@@ -164,3 +180,68 @@ def test_save_figure_writes_a_png_stamped_with_the_profile(tmp_path, monkeypatch
     assert path == tmp_path / "figures/quick/01_test.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "a2lib · profile quick" in [t.get_text() for t in fig.texts]
+
+
+def test_cam_grid_has_an_input_column_one_colour_bar_and_the_block_boundary():
+    images = torch.rand(2, 3, 8, 4)
+    maps = {"baseline": np.random.rand(2, 8, 4), "a2net++": np.random.rand(2, 8, 4)}
+    fig = plots.cam_grid(images, maps, boundary=0.5, title="t")
+    grid, colorbar = fig.axes[:-1], fig.axes[-1]
+    assert [ax.get_title() for ax in grid[:3]] == ["input", "ADSH", "A²-Net++"] and len(grid) == 6
+    assert plots.CAM_NORMALISATION in colorbar.get_ylabel()
+    overlay = grid[1].images[-1]
+    assert overlay.get_cmap().name == "inferno" and overlay.get_clim() == (0, 1)
+    assert len(grid[0].images) == 1, "the input column is the image alone"
+    boundary = [line for line in grid[4].lines if line.get_linestyle() == "--"]
+    assert len(boundary) == 1 and list(boundary[0].get_ydata()) == [3.5, 3.5], "between rows 3 and 4 of 8"
+    by_column = plots.cam_grid(images, maps, by="column")
+    assert [ax.get_ylabel() for ax in by_column.axes[:-1:2]] == ["input", "ADSH", "A²-Net++"]
+    with pytest.raises(ValueError, match="choose 'row'"):
+        plots.cam_grid(images, maps, by="diagonal")
+
+
+def test_block_stretch_makes_each_block_span_black_to_white():
+    image = torch.zeros(3, 8, 4)
+    image[:, :4] = torch.linspace(0.0, 1.0, 16).reshape(4, 4)
+    image[:, 4:] = torch.linspace(0.40, 0.45, 16).reshape(4, 4)
+    shown = plots.block_stretch(image)
+    for block in (shown[:4], shown[4:]):
+        assert block.min() == pytest.approx(0.0) and block.max() == pytest.approx(1.0)
+    assert plots.to_display(image)[4:].max() == pytest.approx(0.45), "to_display leaves a dim block dim"
+
+
+def test_measure_bars_one_panel_per_measure():
+    rows = [{"method": m, "map": "gradcam", "measure": q, "mean": v, "ci95": 0.01}
+            for m, v in (("a2net", 0.4), ("baseline", 0.3), ("exchnet", float("nan"))) for q in ("share", "coverage")]
+    fig = plots.measure_bars(rows, {"share": {"ylabel": "inside", "reference": 0.1, "reference_label": "area"},
+                                    "coverage": {"ylabel": "covered", "title": "coverage"}}, title="t")
+    share, coverage = fig.axes
+    assert (share.get_ylabel(), coverage.get_ylabel(), coverage.get_title()) == ("inside", "covered", "coverage")
+    assert _legend(share) == [plots.CI_LABEL, "area"] and len(coverage.patches) == 2, "no bar without a mean"
+
+
+def test_ranking_states_the_order_of_values():
+    assert plots.ranking({"baseline": 0.16, "a2net": 0.24, "a2net++": 0.19}) == "A²-Net 0.24 > A²-Net++ 0.19 > ADSH 0.16"
+    assert plots.ranking({"a": 0.5, "b": 0.5}) == "a 0.50 = b 0.50"
+
+
+def test_image_grid_overlays_come_with_a_labelled_colour_bar():
+    fig = plots.image_grid([torch.rand(3, 8, 8)] * 2, overlays=np.random.rand(2, 8, 8), ncols=2,
+                           colorbar_label="Grad-CAM")
+    assert fig.axes[-1].get_ylabel() == "Grad-CAM" and fig.axes[0].images[-1].get_cmap().name == "inferno"
+
+
+def test_save_figure_saves_galleries_as_compact_jpeg(tmp_path, monkeypatch):
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
+    rng = np.random.default_rng(0)
+    images = [torch.as_tensor(rng.random((3, 64, 64)), dtype=torch.float32) for _ in range(40)]
+    fig = plots.retrieval_grid(images[:4], [images[i:i + 9] for i in range(4)], rng.random((4, 9)) > 0.5)
+    path = plots.save_figure(fig, "02_top10_retrievals", "quick", photo=True)
+    assert path == tmp_path / "figures/quick/02_top10_retrievals.jpg"
+    assert path.read_bytes()[:3] == b"\xff\xd8\xff" and path.stat().st_size <= plots.MAX_PHOTO_BYTES
+
+
+def test_value_bars_colour_each_bar_by_its_method():
+    fig = plots.value_bars({0.0: 0.4, 0.1: 0.5}, xlabel="η", ylabel="mAP", methods=["a2net", "a2net++"])
+    colours = [bar.get_facecolor()[:3] for bar in fig.axes[0].patches]
+    assert colours == [pytest.approx(to_rgb(plots.method_color(m))) for m in ("a2net", "a2net++")]

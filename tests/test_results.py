@@ -81,3 +81,94 @@ def test_summary_names_a_broken_results_file(root):
     (root / "results/p/01_x.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"01_x.json is not valid JSON .* re-run its notebook"):
         results.summary_table("p", "R", {})
+
+
+# --- claims, the README block and the one writer of both ---------------------------------------------------------
+
+TABLE2 = {"synth-birds/48/a2net++": {"map": 0.447}, "synth-birds/48/a2net": {"map": 0.445},
+          "synth-birds/48/exchnet": {"map": 0.305}, "synth-birds/48/baseline": {"map": 0.402}}
+
+
+def _readme(root, text="intro\n\n<!-- results:begin -->\nold\n<!-- results:end -->\n\nafter\n"):
+    (root / "README.md").write_text(text)
+    return root / "README.md"
+
+
+def test_readme_block_without_results_says_how_to_make_them(root):
+    block = results.readme_block("quick")
+    assert block.startswith(results.README_BEGIN) and block.endswith(results.README_END)
+    assert "No results of the `quick` profile are in `results/quick/` yet" in block
+
+
+def test_readme_block_holds_the_claims_with_computed_verdicts_and_the_tables(root):
+    _write(root, "02_training", "R", table2=TABLE2)
+    folder = root / "results" / "p"
+    block = results.readme_block("p")
+    assert "From `results/p/*.json` (1 notebooks; run `R`)" in block
+    rows = {line.split(" | ")[0].strip("| "): line for line in block.splitlines() if line.startswith("| T")}
+    assert "| A²-Net++ 0.447 > A²-Net 0.445 > ExchNet 0.305 < ADSH 0.402 | not testable | one seed" in rows["T2-order"]
+    assert "| not testable | this workbook does not regenerate Table 3" in rows["T3-generic"]
+    assert "| synth-birds | 48 | 0.402 | 0.305 | 0.445 | 0.447 |" in block, "Table 2 in the paper's column order"
+    table2 = (folder / "02_training.json")
+    table2.write_text(json.dumps({"profile": "p", "run": "R", "table2": {
+        key: {"map": [value["map"], value["map"] + 0.01, value["map"] - 0.01]} for key, value in TABLE2.items()}}))
+    seeded = results.readme_block("p")
+    assert "| does not hold | ExchNet − ADSH = -0.097, 95% interval" in seeded, "three seeds: ExchNet < ADSH is shown"
+
+
+def test_update_readme_replaces_only_the_block_and_needs_the_markers(root):
+    _write(root, "02_training", "R", table2=TABLE2)
+    path = _readme(root)
+    results.update_readme("p")
+    text = path.read_text()
+    assert text.startswith("intro\n\n<!-- results:begin -->") and text.endswith("<!-- results:end -->\n\nafter\n")
+    assert results.current_readme_block(text) == results.readme_block("p") and "old" not in text
+    with pytest.raises(ValueError, match="needs one results block"):
+        results.current_readme_block("no markers here")
+
+
+def test_write_summary_writes_the_readme_block_for_the_readme_profile_only(root):
+    path = _readme(root)
+    _write(root, "02_training", "R", table2=TABLE2)
+    results.write_summary("p", "R", {"02_training": OK})
+    assert "old" in path.read_text(), "another profile leaves the README alone"
+    (root / "results" / "quick").mkdir()
+    (root / "results" / "p" / "02_training.json").rename(root / "results" / "quick" / "02_training.json")
+    table, _ = results.write_summary("quick", "R", {"02_training": OK})
+    assert results.current_readme_block(path.read_text()) == results.readme_block("quick")
+    assert "## Claims" in table and "| T2-order | Table 2 | our proposed" in table, "SUMMARY.md quotes the paper"
+
+
+def test_summary_claims_use_this_runs_files_only(root):
+    _write(root, "02_training", "OLD", table2=TABLE2)
+    table = results.summary_table("p", "R", {})
+    claims_part = table.split("## Numbers")[0]
+    assert "| T2-order |" in claims_part and "02_training.json (its notebook did not run)" in claims_part
+
+
+def test_claims_table_is_the_notebooks_claims_as_a_table(root):
+    _write(root, "02_training", "R", table2=TABLE2)
+    frame = results.claims_table("p", "02_training").data
+    assert list(frame.columns) == ["paper", "quote", "statement", "this run", "verdict", "why"]
+    assert frame.loc["T2-order", "verdict"] == "not testable"
+    assert set(frame.index) >= {"T2-order", "T7-steps", "F7-eta", "T3-generic", "T5-cross-domain"}
+    assert not any(i.startswith("T8") for i in frame.index), "notebook 05's claims are not notebook 02's"
+
+
+def test_markdown_table_escapes_pipes():
+    assert results.markdown_table([{"a": "x|y"}], ["a", "b"]) == "| a | b |\n|---|---|\n| x\\|y | – |"
+
+
+def test_timings_sit_beside_the_results_and_reach_the_readme_block(root):
+    _write(root, "02_training", "R", table2=TABLE2)
+    path = results.write_timings("p", "R", {"01_simplicity_bias": 120.04, "02_training": 3600.0},
+                                 {"01_simplicity_bias": OK, "02_training": FAILED})
+    saved = json.loads(path.read_text())
+    assert path.name == "timings.json" and saved["total_s"] == 3720.0 and saved["run"] == "R"
+    assert saved["notebooks"]["02_training"] == {"seconds": 3600.0, "status": FAILED}
+    assert saved["machine"]["cpu_cores"] >= 1 and saved["machine"]["torch"]
+    assert set(results.load_results("p")) == {"02_training"}, "timings are not a notebook's results"
+    block = results.readme_block("p")
+    assert "| 01_simplicity_bias | ok | 120 |" in block and "| 02_training | FAILED | 3,600 |" in block
+    assert "| total |  | 3,720 |" in block and f"run `R` ({saved['date']};" in block
+    assert "timings" not in results.summary_table("p", "R", {})

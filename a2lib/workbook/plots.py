@@ -1,13 +1,17 @@
 """One figure style for the workbook, the figures notebooks share, and saving to ``figures/<profile>/`` with the
-profile stamped on the figure. Every helper returns its matplotlib figure, names methods as the paper does
-(``a2lib.studies.paper.display_name``: ADSH for BASELINE, Ours for Hamming ranking) and colours each method the same
-in every figure (``method_color``)."""
+profile stamped on the figure.
+
+The style: methods named as the paper names them (``a2lib.studies.paper.display_name``: ADSH for BASELINE, Ours for
+Hamming ranking), one colour-blind-safe colour per method in every figure (Okabe–Ito, ``method_color``), labelled
+axes with ≥ 9 pt ticks, titles that state what the caller measured (``ranking`` writes a computed one), heat maps in
+perceptually uniform colour maps (inferno, mako) with a colour bar that says how the values were scaled. Every
+helper returns its matplotlib figure.
+"""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from pathlib import Path
-
 import textwrap
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -17,34 +21,85 @@ from .paths import figures_dir
 DPI = 150
 METHOD_ORDER = ("baseline", "exchnet", "a2net", "a2net++", "itq", "sdh", "dpsh", "hashnet", "csq", "orthocos")
 """Every method of the comparison, the four studied ones first; each keeps one colour across every figure."""
+STUDIED = METHOD_ORDER[:4]
+"""The methods the paper studies (BASELINE = ADSH, ExchNet, A²-Net, A²-Net++): drawn in colour where the others are
+drawn grey."""
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7"}
+"""Okabe & Ito's palette, distinct for the common colour-vision deficiencies."""
+METHOD_COLORS = {
+    "baseline": OKABE_ITO["blue"], "exchnet": OKABE_ITO["orange"], "a2net": OKABE_ITO["bluish green"],
+    "a2net++": OKABE_ITO["vermillion"], "itq": OKABE_ITO["sky blue"], "sdh": OKABE_ITO["reddish purple"],
+    "dpsh": OKABE_ITO["black"], "hashnet": OKABE_ITO["yellow"], "csq": "#882255", "orthocos": "#999933",
+    "linear": OKABE_ITO["black"], "balltree": OKABE_ITO["sky blue"], "kdtree": OKABE_ITO["reddish purple"],
+    "pq": OKABE_ITO["orange"], "hamming": OKABE_ITO["vermillion"], "faiss-binary-flat": OKABE_ITO["blue"],
+    "ce-classifier": "#44AA99",
+}
+"""Hashing methods (Okabe–Ito, then Tol's wine, olive and teal for CSQ, OrthoCos and the cross-entropy control) and
+the search methods of notebook 06."""
+METHOD_MARKERS = {"baseline": "o", "exchnet": "s", "a2net": "^", "a2net++": "D", "itq": "v", "sdh": "<",
+                  "dpsh": ">", "hashnet": "P", "csq": "X", "orthocos": "h", "ce-classifier": "*"}
+"""One marker per method, so lines stay apart without colour."""
 UNKNOWN_COLOR = (0.5, 0.5, 0.5)
-REFERENCE_COLOR = "0.4"
-DEFAULT_COLOR = "C0"
+OTHER_COLOR = "0.75"
+"""Methods drawn behind the studied ones (``ndcg_curves``)."""
+REFERENCE_COLOR = "0.3"
+DEFAULT_COLOR = OKABE_ITO["blue"]
 REFERENCE_STYLES = (":", "--", "-.")
-BITS_STYLES = ("-", "--", ":", "-.")
-"""Line styles told apart by code length in ``training_curves``."""
+BITS_MARKERS = "os^D"
+"""Markers of the code lengths in ``ndcg_curves``' last panel."""
+LEGEND_INCHES = 0.45
+"""Room kept above ``training_curves``' panels for its one-row legend."""
+LEGEND_COLUMNS, LEGEND_ROW_HEIGHT = 4, 0.07
+"""Figure legends below the panels: entries per row, and the share of the figure height a row takes."""
 CI_LABEL = "95% confidence interval"
 CAPSIZE = 4
+FONT_SIZE, TICK_SIZE, TITLE_SIZE = 10, 9, 11
 STAMP_SIZE = 7
 STAMP_COLOR = "0.45"
 ATTRIBUTE_WORDS = (("has_", ""), ("_color", ""), ("::", " "), ("_", " "))
 """Replacements that turn an attribute key (CUB: ``has_bill_shape::curved``) into words (``bill shape curved``)."""
+QUANTITY_LABELS = {
+    "val_map": "validation mAP", "loss": "total loss", "hashing": "hashing loss (Eq. 11)",
+    "quantization": "quantisation (ADSH)", "feature_reconstruction": "feature reconstruction (Eq. 7)",
+    "decorrelation": "decorrelation (Eq. 8)", "image_reconstruction": "image reconstruction (Eq. 14)",
+    "alignment": "ExchNet alignment", "diversity": "ExchNet part diversity",
+}
+"""Readable names of the quantities a training history logs (``studies.comparison.history_records``)."""
+CAM_CMAP = "inferno"
+CAM_ALPHA = 0.6
+CAM_NORMALISATION = "per-image min–max"
+"""How Grad-CAM maps are scaled (pytorch-grad-cam's ``scale_cam_image``): every colour bar of a Grad-CAM says so."""
+BOUNDARY_STYLE = {"color": "#56B4E9", "linestyle": "--", "linewidth": 1.2}
+STRETCH_PERCENTILES = (1.0, 99.0)
+"""``block_stretch`` maps these percentiles of each block to black and white (display only)."""
+HEATMAP_PERCENTILE = 99.0
+"""``bit_attribute_heatmap`` caps its colour scale here, so that one or two strong cells do not wash out the rest."""
+TITLE_CHARS_PER_INCH, TITLE_MIN_CHARS, LABEL_MIN_CHARS = 9, 30, 12
+"""Figure titles (at least 30 characters a line) and colour-bar labels (at least 12) wrap at this many characters
+per inch of the figure."""
+COLORBAR_SHRINK, COLORBAR_ASPECT = 0.8, 30
+PHOTO_DPI = 110
+PHOTO_QUALITIES = (85, 75, 65, 50)
+MAX_PHOTO_BYTES = 500_000
+"""Image galleries are saved as JPEG at the first quality that fits under this size (so they can be committed)."""
 
 
 def style() -> None:
-    """The workbook's matplotlib/seaborn style: white grid, readable fonts, colour-blind palette."""
+    """The workbook's matplotlib/seaborn style: white grid, ≥ 9 pt text, the Okabe–Ito palette."""
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
-    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    sns.set_theme(style="whitegrid", context="notebook", palette=list(OKABE_ITO.values())[1:])
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold",
+                                "font.size": FONT_SIZE,
+                                "axes.titlesize": TITLE_SIZE, "axes.labelsize": FONT_SIZE,
+                                "xtick.labelsize": TICK_SIZE, "ytick.labelsize": TICK_SIZE,
+                                "legend.fontsize": TICK_SIZE, "figure.titlesize": TITLE_SIZE + 1})
 
 
 def method_color(method: str):
-    """The colour of ``method`` in every figure (colour-blind palette; unknown methods get grey)."""
-    import seaborn as sns
-
-    palette = sns.color_palette("colorblind", len(METHOD_ORDER))
-    return palette[METHOD_ORDER.index(method)] if method in METHOD_ORDER else UNKNOWN_COLOR
+    """The colour of ``method`` (hashing or search method) in every figure; unknown names get grey."""
+    return METHOD_COLORS.get(method, UNKNOWN_COLOR)
 
 
 def attribute_label(name: str, width: int = 16) -> str:
@@ -55,13 +110,43 @@ def attribute_label(name: str, width: int = 16) -> str:
     return "\n".join(textwrap.wrap(name, width))
 
 
-def save_figure(fig, name: str, profile: str) -> Path:
-    """Save ``fig`` as ``figures/<profile>/<name>.png``, stamped with the profile that made it."""
-    fig.text(0.995, 0.005, f"a2lib · profile {profile}", ha="right", va="bottom", fontsize=STAMP_SIZE,
-             color=STAMP_COLOR)
-    path = figures_dir(profile) / f"{name}.png"
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+def quantity_label(name: str) -> str:
+    """A logged quantity's readable name (``QUANTITY_LABELS``; otherwise the key with spaces)."""
+    return QUANTITY_LABELS.get(name, name.replace("_", " "))
+
+
+def ranking(values: Mapping[str, float], fmt: str = "{:.2f}") -> str:
+    """``values`` from highest to lowest as text (``A²-Net 0.24 > A²-Net++ 0.19 > ADSH 0.16``), for a title that
+    states what the figure shows; keys are display-named."""
+    ordered = sorted(values.items(), key=lambda item: -item[1])
+    text = ""
+    for i, (name, value) in enumerate(ordered):
+        sign = "" if i == 0 else (" > " if ordered[i - 1][1] > value else " = ")
+        text += f"{sign}{display_name(name)} {fmt.format(value)}"
+    return text
+
+
+def save_figure(fig, name: str, profile: str, photo: bool = False) -> Path:
+    """Save ``fig`` as ``figures/<profile>/<name>.png``, stamped with the profile that made it; ``photo`` (image
+    galleries) saves a JPEG instead, at the best quality of ``PHOTO_QUALITIES`` under ``MAX_PHOTO_BYTES``."""
+    _stamp(fig, f"a2lib · profile {profile}")
+    if not photo:
+        path = figures_dir(profile) / f"{name}.png"
+        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        return path
+    path = figures_dir(profile) / f"{name}.jpg"
+    for quality in PHOTO_QUALITIES:
+        fig.savefig(path, dpi=PHOTO_DPI, bbox_inches="tight", pil_kwargs={"quality": quality, "optimize": True})
+        if path.stat().st_size <= MAX_PHOTO_BYTES:
+            break
     return path
+
+
+def _stamp(fig, text: str) -> None:
+    """``text`` in small grey type just below everything drawn, at the right, so it never covers a label."""
+    fig.canvas.draw()
+    bottom = min(0.0, fig.get_tightbbox().y0 / fig.get_figheight())
+    fig.text(0.995, bottom, text, ha="right", va="top", fontsize=STAMP_SIZE, color=STAMP_COLOR)
 
 
 def _same_length(what: str, **sequences: Sequence) -> int:
@@ -71,20 +156,12 @@ def _same_length(what: str, **sequences: Sequence) -> int:
     return next(iter(lengths.values()))
 
 
-def bar_with_ci(methods: Sequence[str], means: Sequence[float], ci95: Sequence[float], *, ylabel: str,
-                details: Sequence | None = None, hatched: Collection = (), reference: float | None = None,
-                reference_label: str | None = None, xlabel: str = "method",
-                ylim: tuple[float, float] | None = (0.0, 1.0), title: str | None = None):
-    """Bars of means with 95% confidence intervals (notebooks 01 and 03: activation shares), one per
-    ``(method, detail)``: coloured by method, labelled with its display name and the detail (e.g. bits), hatched
-    when the detail is in ``hatched``; ``reference`` draws a dashed horizontal line (e.g. chance)."""
-    import matplotlib.pyplot as plt
+def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label, ylabel, xlabel, ylim, title):
+    """One panel of ``bar_with_ci``."""
     from matplotlib.lines import Line2D
 
-    details = [None] * len(methods) if details is None else list(details)
-    count = _same_length("bar_with_ci", methods=methods, means=means, ci95=ci95, details=details)
+    count = len(methods)
     labels = [display_name(m) + ("" if d is None else f"\n{d}") for m, d in zip(methods, details)]
-    fig, ax = plt.subplots(figsize=(1.1 * count + 2, 3.6))
     bars = ax.bar(range(count), means, yerr=ci95, capsize=CAPSIZE, color=[method_color(m) for m in methods],
                   edgecolor="0.2")
     for bar, detail in zip(bars, details):
@@ -94,24 +171,64 @@ def bar_with_ci(methods: Sequence[str], means: Sequence[float], ci95: Sequence[f
     if reference is not None:
         handles.append(ax.axhline(reference, color=REFERENCE_COLOR, ls="--", lw=1, label=reference_label or
                                   f"reference {reference:.3g}"))
-    ax.legend(handles=handles, loc="upper right", fontsize=8)
+    ax.legend(handles=handles, loc="upper right")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if ylim is not None:
         ax.set_ylim(*ylim)
+
+
+def bar_with_ci(methods: Sequence[str], means: Sequence[float], ci95: Sequence[float], *, ylabel: str,
+                details: Sequence | None = None, hatched: Collection = (), reference: float | None = None,
+                reference_label: str | None = None, xlabel: str = "method",
+                ylim: tuple[float, float] | None = (0.0, 1.0), title: str | None = None):
+    """Bars of means with 95% confidence intervals (notebooks 01 and 03: activation shares), one per
+    ``(method, detail)``: coloured by method, labelled with its display name and the detail (e.g. bits), hatched
+    when the detail is in ``hatched``; ``reference`` draws a dashed horizontal line (e.g. chance) in the legend."""
+    import matplotlib.pyplot as plt
+
+    details = [None] * len(methods) if details is None else list(details)
+    count = _same_length("bar_with_ci", methods=methods, means=means, ci95=ci95, details=details)
+    fig, ax = plt.subplots(figsize=(1.1 * count + 2, 3.8))
+    _bars(ax, list(methods), list(means), list(ci95), details, hatched, reference, reference_label, ylabel, xlabel,
+          ylim, title)
+    return fig
+
+
+def measure_bars(rows: Sequence[Mapping], panels: Mapping[str, Mapping], *, title: str | None = None,
+                 hatched: Collection = ()):
+    """One ``bar_with_ci`` panel per measure, stacked (notebook 03: concentration above coverage, the same bars in
+    the same places): ``rows`` are ``{method, map, measure, mean, ci95}`` (rows without a mean are left out);
+    ``panels[measure]`` holds that panel's ``ylabel`` and optional ``reference``, ``reference_label`` and ``title``."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["mean"] is not None and not math.isnan(r["mean"])]
+    width = max(sum(r["measure"] == measure for r in rows) for measure in panels)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(1.0 * width + 2.5, 3.4 * len(panels)), squeeze=False)
+    for ax, (measure, spec) in zip(axes[:, 0], panels.items()):
+        chosen = [r for r in rows if r["measure"] == measure]
+        _bars(ax, [r["method"] for r in chosen], [r["mean"] for r in chosen], [r["ci95"] for r in chosen],
+              [r["map"] for r in chosen], hatched, spec.get("reference"), spec.get("reference_label"),
+              spec["ylabel"], "method", (0.0, 1.0), spec.get("title"))
+    _title(fig, title)
+    fig.tight_layout()
     return fig
 
 
 def value_bars(values: Mapping, *, xlabel: str, ylabel: str, method: str | None = None, title: str | None = None,
-               value_format: str = "{:.3f}"):
-    """One bar per category with its value written on top (notebook 02's mAP per η), in ``method``'s colour."""
+               value_format: str = "{:.3f}", methods: Sequence[str] | None = None):
+    """One bar per category with its value written on top (notebook 02's mAP per η), in ``method``'s colour, or
+    each bar in the colour of its entry of ``methods``."""
     import matplotlib.pyplot as plt
 
     categories = [str(key) for key in values]
-    fig, ax = plt.subplots(figsize=(1.1 * len(categories) + 2, 3.2))
-    ax.bar(range(len(categories)), list(values.values()),
-           color=method_color(method) if method else DEFAULT_COLOR)
+    fig, ax = plt.subplots(figsize=(1.1 * len(categories) + 2, 3.4))
+    colors = ([method_color(m) for m in methods] if methods is not None
+              else method_color(method) if method else DEFAULT_COLOR)
+    ax.bar(range(len(categories)), list(values.values()), color=colors)
     for i, value in enumerate(values.values()):
-        ax.text(i, value, value_format.format(value), ha="center", va="bottom", fontsize=9)
+        ax.text(i, value, value_format.format(value), ha="center", va="bottom", fontsize=TICK_SIZE)
     ax.set_xticks(range(len(categories)), categories)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     return fig
@@ -122,59 +239,86 @@ def _method_and_bits(run) -> tuple[str, object]:
     return (run[0], run[1]) if isinstance(run, tuple) else (str(run), None)
 
 
-def training_curves(records: Iterable[Mapping], *, columns: int = 4, xlabel: str = "outer iteration",
-                    ylabel: str | None = None):
-    """Training curves (notebook 02), one panel per logged quantity (loss terms, val_map), one line per run:
-    ``records`` are ``{run, iteration, quantity, value}`` (``studies.comparison.history_records`` or
-    ``gradient_share_records``), ``run`` a ``(method, bits)`` key; colour by method, line style by bits. With
-    ``ylabel`` every panel has that y label and the quantity as its title; otherwise the quantity is the y label."""
-    import matplotlib.pyplot as plt
-    import numpy as np
+def _ordered(names: Iterable[str]) -> list[str]:
+    """Quantities in ``QUANTITY_LABELS`` order, the others after them in their first-seen order."""
+    names = list(dict.fromkeys(names))
+    known = [n for n in QUANTITY_LABELS if n in names]
+    return known + [n for n in names if n not in known]
 
-    series: dict[str, dict[object, list[tuple[float, float]]]] = {}
+
+def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
+                    title: str | None = None):
+    """Training curves (notebook 02): one row of panels per logged quantity, one column per code length (each
+    panel its own y axis: 12- and 48-bit losses differ in scale), one line per method in its colour. ``records`` are
+    ``{run, iteration, quantity, value}`` (``studies.comparison.history_records`` or ``gradient_share_records``),
+    ``run`` a ``(method, bits)`` key. Panels are titled "<quantity>, <bits> bits"; the y label is ``ylabel`` or the
+    quantity."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    series: dict[tuple, dict[str, list[tuple[float, float]]]] = {}
     for record in records:
-        series.setdefault(record["quantity"], {}).setdefault(record["run"], []).append(
+        method, bits = _method_and_bits(record["run"])
+        series.setdefault((record["quantity"], bits), {}).setdefault(method, []).append(
             (record["iteration"], record["value"]))
     if not series:
         raise ValueError("training_curves got no records; pass history_records of trained results")
-    bits_seen = sorted({_method_and_bits(run)[1] for lines in series.values() for run in lines}, key=str)
-    nrows = int(np.ceil(len(series) / columns))
-    ncols = min(columns, len(series))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
-    for ax, (quantity, lines) in zip(axes.flat, series.items()):
-        for run, points in lines.items():
-            method, bits = _method_and_bits(run)
-            x, y = zip(*sorted(points))
-            label = display_name(method) + ("" if bits is None else f", {bits} bits")
-            ax.plot(x, y, marker="o", markersize=3, color=method_color(method), label=label,
-                    linestyle=BITS_STYLES[bits_seen.index(bits) % len(BITS_STYLES)])
-        ax.set(xlabel=xlabel, ylabel=ylabel or quantity, title=quantity if ylabel else None)
-    for ax in axes.flat[len(series):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    fig.tight_layout()
+    quantities = _ordered(q for q, _ in series)
+    bits_list = sorted({b for _, b in series}, key=lambda b: (b is None, b if b is not None else 0))
+    fig, axes = plt.subplots(len(quantities), len(bits_list), figsize=(4.2 * len(bits_list), 2.5 * len(quantities)),
+                             squeeze=False)
+    for (row, quantity), (col, bits) in ((r, c) for r in enumerate(quantities) for c in enumerate(bits_list)):
+        ax = axes[row][col]
+        lines = series.get((quantity, bits))
+        if not lines:
+            ax.axis("off")
+            continue
+        for method in [m for m in METHOD_ORDER if m in lines] + [m for m in lines if m not in METHOD_ORDER]:
+            x, y = zip(*sorted(lines[method]))
+            ax.plot(x, y, marker=METHOD_MARKERS.get(method, "o"), markersize=4, color=method_color(method),
+                    label=display_name(method))
+        ax.set(xlabel=xlabel, ylabel=ylabel or quantity_label(quantity),
+               title=quantity_label(quantity) + ("" if bits is None else f", {bits} bits"))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles = {}
+    for ax in axes.flat:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels())))
+    top = 1 - LEGEND_INCHES / fig.get_figheight()
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=len(handles),
+               bbox_to_anchor=(0.5, top))
+    if title:
+        fig.suptitle(title, y=1.0, va="bottom")
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
 def ndcg_curves(curves: Mapping[tuple[str, object], Mapping[int, float]],
                 references: Mapping[str, Mapping[int, float]] | None = None, *,
-                ylabel: str = "NDCG@k (attributes)"):
-    """NDCG@k against k (notebook 05): one panel per code length, one line per method (``curves[(method, bits)]
-    = {k: NDCG}``), and every ``references[name] = {k: NDCG}`` (random codes, a class oracle) as a grey line on
-    each panel."""
+                ylabel: str = "NDCG@k (attributes)", highlight: Collection[str] = STUDIED, focus_k: int = 20,
+                title: str | None = None):
+    """NDCG@k (notebook 05): one panel per code length with NDCG against k for the ``highlight`` methods in their
+    colours (the others thin grey, one legend entry), every ``references[name] = {k: NDCG}`` (random codes, a class
+    oracle) in dark grey; and a last panel with every method's NDCG@``focus_k`` per code length, sorted, so each
+    method can be read off by name. ``curves[(method, bits)] = {k: NDCG}``."""
     import matplotlib.pyplot as plt
 
     references = references or {}
     bits_list = list(dict.fromkeys(bits for _, bits in curves))
     ks = sorted({k for values in (*curves.values(), *references.values()) for k in values})
-    fig, axes = plt.subplots(1, len(bits_list), figsize=(4.2 * len(bits_list), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(bits_list) + 1, figsize=(4.2 * (len(bits_list) + 1), 4.4), squeeze=False)
     for ax, bits in zip(axes[0], bits_list):
+        others = False
         for (method, b), values in curves.items():
-            if b == bits:
-                ks_m = sorted(values)
-                ax.plot(ks_m, [values[k] for k in ks_m], marker="o", label=display_name(method),
-                        color=method_color(method))
+            if b != bits:
+                continue
+            ks_m = sorted(values)
+            mine = method in highlight
+            others |= not mine
+            ax.plot(ks_m, [values[k] for k in ks_m], marker=METHOD_MARKERS.get(method, "o") if mine else None,
+                    color=method_color(method) if mine else OTHER_COLOR, lw=2 if mine else 1, zorder=3 if mine else 2,
+                    label=display_name(method) if mine else None)
+        if others:
+            ax.plot([], [], color=OTHER_COLOR, label="other methods (right panel)")
         for i, (name, values) in enumerate(references.items()):
             ks_r = sorted(values)
             ax.plot(ks_r, [values[k] for k in ks_r], ls=REFERENCE_STYLES[i % len(REFERENCE_STYLES)],
@@ -182,17 +326,62 @@ def ndcg_curves(curves: Mapping[tuple[str, object], Mapping[int, float]],
         ax.set_xscale("log")
         ax.minorticks_off()
         ax.set_xticks(ks, [str(k) for k in ks])
-        ax.set(xlabel="k", title=f"{bits} bits")
-    axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+        ax.set(xlabel="k", ylabel=ylabel, title=f"{bits} bits")
+    _ndcg_dots(axes[0][-1], curves, references, focus_k)
+    handles = {}
+    for ax in axes[0][:-1]:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels())))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=min(len(handles), LEGEND_COLUMNS))
+    _title(fig, title)
+    rows = -(-len(handles) // LEGEND_COLUMNS)
+    fig.tight_layout(rect=(0, LEGEND_ROW_HEIGHT * rows, 1, 1))
     return fig
 
 
+def _ndcg_dots(ax, curves, references, k: int) -> None:
+    """Every method's NDCG@k as a dot per code length, methods sorted by their best value; references as lines.
+    Without that k, the nearest k measured."""
+    from matplotlib.lines import Line2D
+
+    measured = sorted({key for values in curves.values() for key in values})
+    k = min(measured, key=lambda key: abs(key - k)) if measured else k
+    points = {(method, bits): values[k] for (method, bits), values in curves.items() if k in values}
+    methods = sorted({m for m, _ in points}, key=lambda m: max(v for (n, _), v in points.items() if n == m))
+    bits_list = list(dict.fromkeys(b for _, b in points))
+    handles = []
+    for j, bits in enumerate(bits_list):
+        marker = BITS_MARKERS[j % len(BITS_MARKERS)]
+        shown = [(i, points[(m, bits)]) for i, m in enumerate(methods) if (m, bits) in points]
+        ax.scatter([v for _, v in shown], [i for i, _ in shown], marker=marker, s=45, zorder=3,
+                   color=[method_color(methods[i]) for i, _ in shown], edgecolor="0.2")
+        handles.append(Line2D([], [], marker=marker, color="0.5", markeredgecolor="0.2", linestyle="none",
+                              label=f"{bits} bits"))
+    for i, (name, values) in enumerate(references.items()):
+        if k in values:
+            handles.append(ax.axvline(values[k], color=REFERENCE_COLOR, ls=REFERENCE_STYLES[i % len(REFERENCE_STYLES)],
+                                      label=name))
+    ax.set_yticks(range(len(methods)), [display_name(m) for m in methods])
+    ax.set(xlabel=f"NDCG@{k}", title=f"every method at k = {k}")
+    ax.legend(handles=handles, loc="lower right")
+
+
+def _sorted_bits(matrix) -> "np.ndarray":
+    """Row order that groups bits by their best attribute (in attribute order), strongest first within a group, and
+    puts bits that carry nothing last."""
+    import numpy as np
+
+    strongest = matrix.max(1)
+    return np.lexsort((-strongest, matrix.argmax(1), strongest <= 0))
+
+
 def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Sequence[str], *,
-                          max_attributes: int | None = None, value_label: str = "MI (bits)", cmap: str = "mako_r"):
+                          max_attributes: int | None = None, value_label: str = "MI (bits)", cmap: str = "mako_r",
+                          percentile: float = HEATMAP_PERCENTILE, title: str | None = None):
     """Bits × attributes heat maps (notebook 04), one panel per method on one colour scale: ``matrices[method]``
-    is (bits, attributes), e.g. mutual information. ``max_attributes`` keeps the attributes with the largest value
-    in any method, in their original order."""
+    is (bits, attributes), e.g. mutual information. Each panel's bits are sorted by their best attribute (so a code
+    whose bits read attributes shows a staircase), labelled with their bit index; the scale is capped at the
+    ``percentile`` of every value shown (said on the colour bar). ``max_attributes`` keeps the attributes with the
+    largest value in any method, in their original order."""
     import matplotlib.pyplot as plt
     import numpy as np
     import seaborn as sns
@@ -206,25 +395,32 @@ def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Seque
     if max_attributes is not None:
         strongest = np.max([x.max(0) for x in arrays.values()], axis=0)
         keep = np.sort(np.argsort(-strongest, kind="stable")[:max_attributes])
-    vmax = max(x[:, keep].max() for x in arrays.values())
+    shown = np.concatenate([x[:, keep].ravel() for x in arrays.values()])
+    vmax = float(np.percentile(shown, percentile)) or float(shown.max()) or 1.0
     bits = max(x.shape[0] for x in arrays.values())
-    fig, axes = plt.subplots(1, len(arrays), figsize=(0.2 * len(keep) * len(arrays) + 2, 0.16 * bits + 2.5),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(arrays), figsize=(0.24 * len(keep) * len(arrays) + 2.5, 0.2 * bits + 3),
+                             squeeze=False)
     last = list(arrays)[-1]
+    label = f"{value_label}\n(colours capped at the {percentile:g}th percentile, {vmax:.2f})"
     for ax, (method, x) in zip(axes[0], arrays.items()):
-        sns.heatmap(x[:, keep], ax=ax, vmin=0, vmax=vmax, cmap=cmap, cbar=method == last,
-                    cbar_kws={"label": value_label}, xticklabels=[attribute_names[a] for a in keep])
-        ax.set(title=display_name(method), xlabel="attribute")
-        ax.tick_params(axis="x", labelsize=7, rotation=90)
-        ax.tick_params(axis="y", labelsize=7)
-    axes[0][0].set_ylabel("bit")
+        rows = _sorted_bits(x[:, keep])
+        sns.heatmap(x[rows][:, keep], ax=ax, vmin=0, vmax=vmax, cmap=cmap, cbar=method == last,
+                    cbar_kws={"label": label}, xticklabels=[attribute_names[a] for a in keep],
+                    yticklabels=[str(r) for r in rows])
+        ax.set(title=display_name(method), xlabel="attribute", ylabel="bit (sorted by its best attribute)")
+        ax.tick_params(axis="x", labelsize=TICK_SIZE, rotation=90)
+        ax.tick_params(axis="y", labelsize=TICK_SIZE, rotation=0)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 
 def query_time_plot(rows: Iterable[Mapping], real_rows: Iterable[Mapping] = (), *, real_label: str = "real items",
                     dashed: Collection[str] = ("faiss-binary-flat",), title: str | None = None):
     """Query time against database size on log-log axes (notebook 06): one line per search method from
-    ``rows`` (``{n, method, seconds_per_query}``), and a star for each method's timing on real items."""
+    ``rows`` (``{n, method, seconds_per_query}``), in its colour, and a star for each method's timing on real
+    items."""
     import matplotlib.pyplot as plt
 
     by_method: dict[str, list[tuple[int, float]]] = {}
@@ -234,17 +430,17 @@ def query_time_plot(rows: Iterable[Mapping], real_rows: Iterable[Mapping] = (), 
     fig, ax = plt.subplots(figsize=(8, 5))
     for method, points in by_method.items():
         n, ms = zip(*sorted(points))
-        (line,) = ax.plot(n, ms, marker="o", label=display_name(method),
-                          linestyle="--" if method in dashed else "-")
+        ax.plot(n, ms, marker="o", label=display_name(method), color=method_color(method),
+                linestyle="--" if method in dashed else "-")
         if method in real:
-            ax.plot(*real[method], marker="*", markersize=15, linestyle="none", color=line.get_color(),
+            ax.plot(*real[method], marker="*", markersize=15, linestyle="none", color=method_color(method),
                     markeredgecolor="black")
     if real:
         ax.plot([], [], marker="*", markersize=12, linestyle="none", color="0.6", markeredgecolor="black",
                 label=real_label)
     ax.set(xscale="log", yscale="log", xlabel="database size (items)",
            ylabel="milliseconds per query (1 query at a time)", title=title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -261,41 +457,128 @@ def to_display(image) -> "np.ndarray":
     return array.squeeze()
 
 
+def block_stretch(image, blocks: int = 2, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> "np.ndarray":
+    """``to_display`` with each of ``blocks`` horizontal bands contrast-stretched on its own (its ``percentiles``
+    to black and white): the dim texture block of a domino becomes visible beside the bright digit. Display only."""
+    import numpy as np
+
+    array = np.array(to_display(image), dtype=float)
+    for band in np.array_split(np.arange(array.shape[0]), blocks):
+        low, high = np.percentile(array[band], percentiles)
+        array[band] = np.clip((array[band] - low) / max(high - low, 1e-12), 0.0, 1.0)
+    return array
+
+
+def _grey(array):
+    """A display array as luminance (H, W), the backdrop of a heat-map overlay."""
+    return array if array.ndim == 2 else array[..., :3] @ [0.299, 0.587, 0.114]
+
+
 def image_grid(images, titles=None, ncols: int = 8, overlays=None, cell: float = 1.3, row_labels=None,
-               overlay_alpha: float = 0.5, cmap: str = "jet"):
-    """A grid of images (optionally with heat-map overlays, e.g. Grad-CAM) and titles; returns the figure."""
+               overlay_alpha: float = CAM_ALPHA, cmap: str = CAM_CMAP, colorbar_label: str | None = None,
+               display: Callable = to_display, title: str | None = None):
+    """A grid of images and titles; with ``overlays`` (maps in [0, 1], e.g. Grad-CAM), each drawn in ``cmap``
+    over the image in grey, and a colour bar labelled ``colorbar_label`` when given. ``display`` turns an image into
+    an array to show (``block_stretch`` for dominoes). Returns the figure."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     count = len(images)
     nrows = int(np.ceil(count / ncols))
-    height, width = to_display(images[0]).shape[:2]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell, nrows * cell * height / width), squeeze=False)
+    height, width = display(images[0]).shape[:2]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell, nrows * cell * height / width), squeeze=False,
+                             layout="constrained")
+    shown = None
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.grid(False)
         if i >= count:
             ax.axis("off")
             continue
-        ax.imshow(to_display(images[i]), cmap="gray")
-        if overlays is not None:
-            ax.imshow(overlays[i], cmap=cmap, alpha=overlay_alpha, vmin=0, vmax=1)
+        array = display(images[i])
+        if overlays is not None and not np.all(np.isnan(overlays[i])):
+            ax.imshow(_grey(array), cmap="gray", vmin=0, vmax=1)
+            shown = ax.imshow(overlays[i], cmap=cmap, alpha=overlay_alpha, vmin=0, vmax=1)
+        else:
+            ax.imshow(array, cmap="gray", vmin=0, vmax=1)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8)
+            ax.set_title(titles[i], fontsize=TICK_SIZE, fontweight="normal")
         if row_labels is not None and i % ncols == 0:
-            ax.set_ylabel(row_labels[i // ncols], fontsize=9)
-    fig.tight_layout()
+            ax.set_ylabel(row_labels[i // ncols], fontsize=TICK_SIZE)
+    _title(fig, title)
+    if shown is not None and colorbar_label:
+        _colorbar(fig, axes, shown, colorbar_label)
     return fig
 
 
-RETRIEVAL_COLORS = {"correct": "#1a9641", "wrong": "#d7191c", "query": "0.15"}
-"""Frame colours of ``retrieval_grid``: green shares the query's label, red does not (the paper's Figure 6)."""
+def _title(fig, title: str | None) -> None:
+    """A figure title wrapped to the figure's width."""
+    if title:
+        fig.suptitle(textwrap.fill(title, max(TITLE_MIN_CHARS, int(fig.get_figwidth() * TITLE_CHARS_PER_INCH))))
+
+
+def _colorbar(fig, axes, mappable, label: str) -> None:
+    """One colour bar for a grid of overlays, opaque (the overlays are drawn translucent), its label wrapped."""
+    colorbar = fig.colorbar(mappable, ax=axes, shrink=COLORBAR_SHRINK, aspect=COLORBAR_ASPECT)
+    colorbar.solids.set_alpha(1.0)
+    height = fig.get_figheight() * COLORBAR_SHRINK
+    colorbar.set_label(textwrap.fill(label, max(LABEL_MIN_CHARS, int(height * TITLE_CHARS_PER_INCH))))
+
+
+def cam_grid(images, maps: Mapping[str, object], *, by: str = "row", boundary: float | None = None,
+             display: Callable = to_display, cell: float = 1.5, title: str | None = None,
+             colorbar_label: str = f"Grad-CAM ({CAM_NORMALISATION})", cmap: str = CAM_CMAP):
+    """Grad-CAM (or attention) maps of the same images under several models: the input first, then one map per
+    ``maps`` entry (``maps[label]`` is (n, H, W) in [0, 1], drawn in ``cmap`` over the image in grey), with one
+    colour bar saying how the maps are scaled. ``by="row"``: one row per image, the input in the first column;
+    ``by="column"``: one column per image, the input in the first row (tall images such as dominoes).
+    ``boundary`` draws a dashed line at that fraction of the height (the dominoes' block boundary)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if by not in ("row", "column"):
+        raise ValueError(f"cam_grid by={by!r}: choose 'row' (one row per image) or 'column'")
+    labels = ["input", *(display_name(label) for label in maps)]
+    layers = [None, *(np.asarray(m, dtype=float) for m in maps.values())]
+    n = len(images)
+    height, width = display(images[0]).shape[:2]
+    shape = (n, len(labels)) if by == "row" else (len(labels), n)
+    fig, axes = plt.subplots(*shape, figsize=(shape[1] * cell + 1, shape[0] * cell * height / width), squeeze=False,
+                             layout="constrained")
+    shown = None
+    for i, j in ((i, j) for i in range(n) for j in range(len(labels))):
+        ax = axes[i, j] if by == "row" else axes[j, i]
+        array = display(images[i])
+        if layers[j] is None:
+            ax.imshow(array, cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(_grey(array), cmap="gray", vmin=0, vmax=1)
+            shown = ax.imshow(layers[j][i], cmap=cmap, alpha=CAM_ALPHA, vmin=0, vmax=1)
+        if boundary is not None:
+            ax.axhline(boundary * height - 0.5, **BOUNDARY_STYLE)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if by == "row" and i == 0:
+            ax.set_title(labels[j])
+        if by == "column" and i == 0:
+            ax.set_ylabel(labels[j])
+    _title(fig, title)
+    if shown is not None:
+        _colorbar(fig, axes, shown, colorbar_label)
+    return fig
+
+
+RETRIEVAL_COLORS = {"correct": OKABE_ITO["blue"], "wrong": OKABE_ITO["vermillion"], "query": "0.15"}
+"""Frame colours of ``retrieval_grid``: blue shares the query's label, vermillion (and ✗) does not; a pair that
+colour-blind readers tell apart (the paper's Figure 6 uses green and red)."""
 
 
 def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0.95, frame_width: float = 3.0,
                    column_titles: bool = True):
-    """Figure 6: one row per query — the query (dark frame), then its ranked retrievals, each framed green when it
-    shares the query's label and red otherwise (wrong ones also carry a small ✗ for colour-blind readers).
+    """Figure 6: one row per query — the query (dark frame), then its ranked retrievals, each framed blue when it
+    shares the query's label and vermillion otherwise (wrong ones also carry a small ✗ for colour-blind readers).
 
     ``queries``: n images; ``retrieved``: n sequences of k images; ``correct``: (n, k) booleans. Returns the figure.
     """
@@ -339,6 +622,7 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
     return fig
 
 
-__all__ = ["METHOD_ORDER", "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "display_name", "image_grid",
-           "method_color", "ndcg_curves", "query_time_plot", "retrieval_grid", "save_figure", "style", "to_display",
-           "training_curves", "value_bars"]
+__all__ = ["CAM_NORMALISATION", "METHOD_COLORS", "METHOD_ORDER", "OKABE_ITO", "STUDIED", "attribute_label",
+           "bar_with_ci", "bit_attribute_heatmap", "block_stretch", "cam_grid", "display_name", "image_grid",
+           "measure_bars", "method_color", "ndcg_curves", "quantity_label", "query_time_plot", "ranking",
+           "retrieval_grid", "save_figure", "style", "to_display", "training_curves", "value_bars"]

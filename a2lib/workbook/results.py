@@ -1,5 +1,6 @@
-"""Notebook numbers as JSON under ``results/<profile>/``, each stamped with the run that wrote it, and the one
-summary table (SUMMARY.md) the runner prints at the end of a batch.
+"""Notebook numbers as JSON under ``results/<profile>/``, each stamped with the run that wrote it; the claims table
+each notebook ends with (``claims_table``, verdicts from ``a2lib.studies.claims``); and the one function that writes
+the summary (``write_summary``): SUMMARY.md and, for the README's profile, the README's generated results block.
 
 The summary separates this run's numbers from the rest: a results file counts for this run when the runner's run
 id (``$A2LIB_RUN``, set for the kernels it starts) is the one stamped in it and its notebook did not fail. Every
@@ -14,17 +15,29 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Collection, Iterator, Mapping, Sequence
 
-from .paths import results_dir
+from .paths import results_dir, workbook_root
 
 SUMMARY_NAME = "SUMMARY.md"
+TIMINGS_NAME = "timings.json"
+"""The runner's wall times of the last run of a profile (``write_timings``), next to the results but not one."""
 RUN_ENV = "A2LIB_RUN"
 """The id of the runner's batch; the kernels inherit it and ``save_results`` stamps it into every results file."""
 RESERVED_KEYS = ("profile", "run")
 """Keys ``save_results`` writes itself: the profile, and the run id (``None`` outside the runner)."""
 OUTSIDE_RUNNER = "outside the runner"
 OK, FAILED = "ok", "FAILED"
+README_NAME = "README.md"
+README_PROFILE = "quick"
+"""The profile whose committed results the README's generated block shows."""
+README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+README_NOTE = ("<!-- generated from results/{profile}/*.json by a2lib.workbook.results.write_summary (every "
+               "`a2lib run --profile {profile}` rewrites it): do not edit by hand -->")
+CLAIM_COLUMNS = ("claim", "paper", "statement", "this run", "verdict", "why")
+"""The columns of a claims table (``Verdict.row`` also has ``quote``, shown in notebooks and SUMMARY.md)."""
+TABLE1_RESULTS, TABLE2_RESULTS, TABLE8_RESULTS = "01_simplicity_bias", "02_training", "05_ndcg_attribute_matching"
+MISSING = "–"
 
 
 def new_run_id() -> str:
@@ -96,24 +109,199 @@ def _stale_reason(name: str, written_by: str | None, run: str, statuses: Mapping
     return "notebook not run in this run"
 
 
+def load_results(profile: str, names: Collection[str] | None = None) -> dict[str, dict]:
+    """``{notebook: results tree}`` of ``results/<profile>/*.json`` (only ``names`` when given)."""
+    return {path.stem: _read(path) for path in _result_paths(profile) if names is None or path.stem in names}
+
+
+def _result_paths(profile: str) -> list[Path]:
+    folder = results_dir(profile, create=False)
+    return sorted(p for p in folder.glob("*.json") if p.name != TIMINGS_NAME) if folder.is_dir() else []
+
+
+def machine() -> dict[str, Any]:
+    """What a timing depends on: CPU cores, torch and its threads, the accelerator (none when absent)."""
+    import platform
+
+    import torch
+
+    accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {"cpu_cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "accelerator": accelerator, "python": platform.python_version()}
+
+
+def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses: Mapping[str, str]) -> Path:
+    """``results/<profile>/timings.json``: each notebook's wall time in this run, the date and the machine."""
+    path = results_dir(profile) / TIMINGS_NAME
+    tree = {"run": run, "date": time.strftime("%Y-%m-%d"), "machine": machine(),
+            "notebooks": {name: {"seconds": round(value, 1), "status": statuses.get(name)}
+                          for name, value in seconds.items()},
+            "total_s": round(sum(seconds.values()), 1)}
+    path.write_text(json.dumps(tree, indent=2) + "\n")
+    return path
+
+
+def timings_markdown(profile: str) -> str:
+    """The wall-time table of ``timings.json`` (empty when the profile has none)."""
+    path = results_dir(profile, create=False) / TIMINGS_NAME
+    if not path.is_file():
+        return ""
+    tree = _read(path)
+    box = tree["machine"]
+    rows = [{"notebook": name, "status": entry["status"], "wall time (s)": f"{entry['seconds']:,.0f}"}
+            for name, entry in tree["notebooks"].items()]
+    rows.append({"notebook": "total", "status": "", "wall time (s)": f"{tree['total_s']:,.0f}"})
+    return (f"Wall time of run `{tree['run']}` ({tree['date']}; {box['cpu_cores']} CPU cores, torch {box['torch']} "
+            f"with {box['torch_threads']} threads, accelerator: {box['accelerator']}):\n\n"
+            + markdown_table(rows, ["notebook", "status", "wall time (s)"]))
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A markdown table of ``rows`` (dicts) with ``columns``; ``|`` in cells escaped."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(column, MISSING)) for column in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _verdicts(results: Mapping[str, dict], notebook: str | None = None) -> list:
+    """``a2lib.studies.claims.evaluate_all``, imported here so that the runner's CLI does not load torch."""
+    from ..studies.claims import evaluate_all
+
+    return evaluate_all(results, notebook)
+
+
+def claims_markdown(results: Mapping[str, dict], notebook: str | None = None, quotes: bool = False) -> str:
+    """The claims table of ``results`` (every claim, or ``notebook``'s) as markdown; ``quotes`` adds the paper's
+    words."""
+    columns = list(CLAIM_COLUMNS[:2]) + (["quote"] if quotes else []) + list(CLAIM_COLUMNS[2:])
+    return markdown_table([v.row() for v in _verdicts(results, notebook)], columns)
+
+
+def claims_table(profile: str, notebook: str):
+    """The claims ``notebook`` tests, with this run's numbers and the computed verdicts, as a pandas table styled
+    to wrap its text (``.data`` is the DataFrame); read from ``results/<profile>/*.json``."""
+    import pandas as pd
+
+    verdicts = _verdicts(load_results(profile), notebook)
+    frame = pd.DataFrame([v.row() for v in verdicts]).set_index("claim")
+    return frame.style.set_properties(**{"white-space": "pre-wrap", "text-align": "left"})
+
+
+def _pivot(cells: Mapping[tuple, Any], rows: Sequence, columns: Sequence, headers: Sequence[str]) -> str:
+    """Markdown of ``cells[(row, column)]`` (results leaves: three decimals, ± over seeds; ``MISSING`` where absent),
+    one line per row tuple."""
+    from ..studies.claims import format_samples, samples
+    from ..studies.paper import display_name
+
+    def shown(leaf) -> str:
+        values = samples(leaf)
+        return MISSING if values is None else format_samples(values)
+
+    table = [dict(zip(headers, row)) | {display_name(c): shown(cells[(row, c)]) if (row, c) in cells else MISSING
+                                        for c in columns} for row in rows]
+    return markdown_table(table, [*headers, *(display_name(c) for c in columns)])
+
+
+def _split_keys(tree: Mapping, size: int) -> Iterator[tuple[list[str], Any]]:
+    for key, value in tree.items():
+        parts = str(key).split("/")
+        if len(parts) == size:
+            yield parts, value
+
+
+def results_tables(results: Mapping[str, dict]) -> str:
+    """Markdown of the run's main numbers: Table 1 (notebook 01), Table 2 (02) and NDCG@20 (05), where present."""
+    from ..studies.paper import PAPER_METHODS
+
+    blocks = []
+    if TABLE1_RESULTS in results:
+        cells = {((int(bits), test), method): value
+                 for (method, bits, test), value in _split_keys(results[TABLE1_RESULTS].get("table1_map", {}), 3)}
+        rows = sorted(dict.fromkeys(row for row, _ in cells), key=lambda r: r[0])
+        methods = [m for m in PAPER_METHODS if any(c == m for _, c in cells)]
+        blocks.append("Table 1 (notebook 01, tie-aware mAP):\n\n" + _pivot(cells, rows, methods,
+                                                                           ["bits", "test data"]))
+    if TABLE2_RESULTS in results:
+        cells = {((dataset, int(bits)), method): entry["map"] for (dataset, bits, method), entry in
+                 _split_keys(results[TABLE2_RESULTS].get("table2", {}), 3) if isinstance(entry, Mapping)}
+        rows = sorted({row for row, _ in cells})
+        methods = [m for m in PAPER_METHODS if any(c == m for _, c in cells)]
+        blocks.append("Table 2 (notebook 02, tie-aware mAP):\n\n" + _pivot(cells, rows, methods,
+                                                                           ["data set", "bits"]))
+    if TABLE8_RESULTS in results:
+        cells = {((int(bits),), method): scores["@20"] for (method, bits), scores in
+                 _split_keys(results[TABLE8_RESULTS].get("ndcg", {}), 2) if bits.isdigit() and "@20" in scores}
+        rows = sorted({row for row, _ in cells})
+        methods = [m for m in PAPER_METHODS if any(c == m for _, c in cells)]
+        blocks.append("NDCG@20 of attribute matching (notebook 05):\n\n" + _pivot(cells, rows, methods, ["bits"]))
+    return "\n\n".join(blocks)
+
+
+def readme_block(profile: str = README_PROFILE) -> str:
+    """The README's results block (markers included) from ``results/<profile>/*.json``: where the numbers come
+    from, the claims table with computed verdicts, and the main tables."""
+    from ..studies.claims import MIN_SEEDS
+
+    results = load_results(profile)
+    if not results:
+        body = (f"No results of the `{profile}` profile are in `results/{profile}/` yet: `a2lib run --profile "
+                f"{profile}` writes them and this block.")
+    else:
+        runs = sorted({str(tree.get("run") or OUTSIDE_RUNNER) for tree in results.values()})
+        body = "\n\n".join([
+            f"From `results/{profile}/*.json` ({len(results)} notebooks; run {', '.join(f'`{r}`' for r in runs)}). "
+            "Verdicts are computed by `a2lib.studies.claims`: a difference between trained models needs an interval "
+            f"over at least {MIN_SEEDS} seeds, so with one seed it is *not testable* and the numbers are "
+            "shown unjudged.",
+            claims_markdown(results), results_tables(results), timings_markdown(profile)])
+    return "\n".join([README_BEGIN, README_NOTE.format(profile=profile), "", body.strip(), "", README_END])
+
+
+def readme_path() -> Path:
+    return workbook_root() / README_NAME
+
+
+def current_readme_block(text: str) -> str:
+    """The results block of README text (markers included); an error if the markers are missing or out of order."""
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{README_NAME} needs one results block between {README_BEGIN} and {README_END}")
+    return text[begin:end + len(README_END)]
+
+
+def update_readme(profile: str = README_PROFILE) -> Path:
+    """Replace the README's results block with ``readme_block(profile)``."""
+    path = readme_path()
+    text = path.read_text()
+    path.write_text(text.replace(current_readme_block(text), readme_block(profile)))
+    return path
+
+
 def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
     """Markdown for ``results/<profile>/*.json``: this run's numbers (notebook | quantity | value), then every other
     file's numbers marked with the run that wrote them and why they are stale. ``statuses``: notebook -> ok/FAILED
     for the notebooks this run attempted."""
-    current, stale = [], []
-    for path in sorted(results_dir(profile, create=False).glob("*.json")):
+    current, stale, fresh = [], [], {}
+    for path in _result_paths(profile):
         tree = _read(path)
         numbers = {key: value for key, value in tree.items() if key not in RESERVED_KEYS}
         rows = [(key, _fmt(value)) for key, value in flatten_numbers(numbers)]
         written_by = tree.get("run")
         reason = _stale_reason(path.stem, written_by, run, statuses)
         if reason is None:
+            fresh[path.stem] = tree
             current += [f"| {path.stem} | {key} | {value} |" for key, value in rows]
         else:
             origin = f"run {written_by}" if written_by else OUTSIDE_RUNNER
             stale += [f"| {path.stem} | {origin} | {reason} | {key} | {value} |" for key, value in rows or [("", "")]]
     attempted = ", ".join(f"{name} {status}" for name, status in statuses.items()) or "none"
     lines = [f"# Results, profile `{profile}`", "", f"Run `{run}`; notebooks: {attempted}.", "",
+             "## Claims", "", "The paper's claims against this run's numbers (verdicts computed by "
+             "`a2lib.studies.claims`).", "", claims_markdown(fresh, quotes=True), "", "## Numbers", "",
              "| notebook | quantity | value |", "|---|---|---|"]
     lines += current or ["| (no results from this run) | | |"]
     if stale:
@@ -125,12 +313,18 @@ def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
 
 
 def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[str, Path]:
-    """Build the summary table and write it to ``results/<profile>/SUMMARY.md``."""
+    """Write ``results/<profile>/SUMMARY.md`` and, for ``README_PROFILE`` when the workbook has a README with a
+    results block, that block (``update_readme``); returns the summary and its path."""
     table = summary_table(profile, run, statuses)
     path = results_dir(profile) / SUMMARY_NAME
     path.write_text(table)
+    readme = readme_path()
+    if profile == README_PROFILE and readme.is_file() and README_BEGIN in readme.read_text():
+        update_readme(profile)
     return table, path
 
 
-__all__ = ["RUN_ENV", "SUMMARY_NAME", "current_run", "flatten_numbers", "new_run_id", "save_results",
-           "summary_table", "write_summary"]
+__all__ = ["README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "claims_markdown",
+           "claims_table", "current_readme_block", "current_run", "flatten_numbers", "load_results", "markdown_table",
+           "machine", "new_run_id", "readme_block", "readme_path", "results_tables", "save_results", "summary_table",
+           "timings_markdown", "update_readme", "write_summary", "write_timings"]

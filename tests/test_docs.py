@@ -1,0 +1,111 @@
+"""The README's commands, its generated results block, references and licence, and the words the notebooks use."""
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from a2lib.workbook import results
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+VENV = "python3 -m venv .venv && . .venv/bin/activate"
+SETUP, MAIN, TESTS = 'python3 -m pip install -e ".[dev]"', "a2lib run --profile quick", "python3 -m pytest"
+REFERENCES = ("arxiv.org/abs/2311.12894", "arxiv.org/abs/2008.01369", "arxiv.org/abs/2006.07710",
+              "arxiv.org/abs/1705.08562", "proceedings.neurips.cc/paper/2021")
+"""A²-Net++ (TPAMI 2023), ExchNet (ECCV 2020), Shah et al. (NeurIPS 2020), He et al. (CVPR 2018), A²-Net (NeurIPS 2021)."""
+JARGON = ("issue", "DESIGN §", "DESIGN.md", "the issue's targets", "helper", "wave 1", "wave 2")
+"""Words of the people who build the workbook, not of the student who reads it."""
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def _bash_blocks(text: str) -> list[list[str]]:
+    return [block.strip().splitlines() for block in re.findall(r"^```bash\n(.*?)^```$", text, re.S | re.M)]
+
+
+def readme_mismatch(readme_text: str, profile: str = results.README_PROFILE) -> str | None:
+    """Why the README's results block is not what ``results.readme_block`` makes of the results, or None."""
+    try:
+        block = results.current_readme_block(readme_text)
+    except ValueError as missing:
+        return str(missing)
+    expected = results.readme_block(profile)
+    if block == expected:
+        return None
+    diff = [f"README: {a!r}\nfrom results: {b!r}" for a, b in zip(block.splitlines(), expected.splitlines()) if a != b]
+    return "\n".join(diff[:3]) or "the blocks differ in length"
+
+
+def test_the_readme_results_block_is_what_the_committed_results_give(monkeypatch):
+    monkeypatch.setenv("A2LIB_ROOT", str(ROOT))
+    problem = readme_mismatch(README.read_text())
+    assert problem is None, (f"README.md's results block differs from results/{results.README_PROFILE}/*.json:\n"
+                             f"{problem}\nregenerate it: python3 -c 'from a2lib.workbook.results import "
+                             "update_readme; update_readme()'")
+
+
+def test_a_changed_number_in_the_readme_block_is_caught(tmp_path, monkeypatch):
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
+    folder = tmp_path / "results" / results.README_PROFILE
+    folder.mkdir(parents=True)
+    (folder / "05_ndcg_attribute_matching.json").write_text(json.dumps({"run": "R", "ndcg": {
+        "a2net++/48": {"@20": 0.796}, "a2net/48": {"@20": 0.797}, "exchnet/48": {"@20": 0.726},
+        "baseline/48": {"@20": 0.780}}}))
+    text = f"# title\n\n{results.README_BEGIN}\n{results.README_END}\n"
+    assert readme_mismatch(text) is not None, "an empty block is not the generated one"
+    generated = text.replace(f"{results.README_BEGIN}\n{results.README_END}", results.readme_block())
+    assert readme_mismatch(generated) is None
+    assert "| 48 | 0.780 | 0.726 | 0.797 | 0.796 |" in generated
+    changed = generated.replace("| 0.780 |", "| 0.781 |")
+    assert "0.781" in readme_mismatch(changed)
+    assert "needs one results block" in readme_mismatch("# no block")
+
+
+def test_the_readme_gives_one_setup_one_main_job_and_one_test_command_after_a_virtual_environment():
+    text = README.read_text()
+    section = _section(text, "## Three commands")
+    assert _bash_blocks(section) == [[VENV], [SETUP, MAIN, TESTS]]
+    assert "PEP 668" in section and ". .venv/bin/activate" in section
+    everywhere = [line for block in _bash_blocks(text) for line in block]
+    assert [everywhere.count(c) for c in (SETUP, MAIN, TESTS)] == [1, 1, 1], "each command appears once"
+
+
+def test_ci_runs_the_readmes_commands_in_order():
+    lines = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line and not line.startswith("#")]
+    assert lines[-3:] == [VENV, SETUP, TESTS], "the README's environment, setup and test commands, verbatim"
+
+
+def test_the_readme_has_a_course_path_and_links_the_papers():
+    text = README.read_text()
+    course = _section(text, "### A course through the notebooks")
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert all(f"`{name}`" in course for name in notebooks), "the course path covers every notebook"
+    assert re.search(r"\| 1 \| `01_simplicity_bias` \| \d+ min \|", course)
+    references = _section(text, "## References")
+    assert all(link in references for link in REFERENCES)
+    assert "Tables 3 (NUS-WIDE, COCO) and 5" in text, "the README says which tables are not regenerated"
+
+
+def test_license_is_mit_as_pyproject_says():
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "Copyright (c) 2026 the a2lib authors" in licence
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == {"text": "MIT"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_speak_to_students(path):
+    text = "".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"])
+    found = [word for word in JARGON if re.search(rf"\b{re.escape(word)}", text, re.I)]
+    assert not found, f"{path.name} uses the builders' words {found}; say it for a student"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_end_with_their_claims_table(path):
+    last = json.loads(path.read_text())["cells"][-1]
+    assert last["cell_type"] == "code" and f'claims_table(profile, "{path.stem}")' in "".join(last["source"])
