@@ -147,12 +147,15 @@ def test_summary_claims_use_this_runs_files_only(root):
 
 
 def test_claims_table_is_the_notebooks_claims_as_a_table(root):
-    _write(root, "02_training", "R", table2=TABLE2)
-    frame = results.claims_table("p", "02_training").data
+    twelve = {key.replace("/48/", "/12/"): value for key, value in TABLE2.items()}
+    _write(root, "02_training", "R", table2={**TABLE2, **twelve})  # T2-order once per code length
+    styled = results.claims_table("p", "02_training")
+    frame = styled.data.set_index("claim")
     assert list(frame.columns) == ["paper", "quote", "statement", "this run", "verdict", "why"]
-    assert frame.loc["T2-order", "verdict"] == "not testable"
+    assert list(frame.loc["T2-order", "verdict"]) == ["not testable", "not testable"]
     assert set(frame.index) >= {"T2-order", "T7-steps", "F7-eta", "T3-generic", "T5-cross-domain"}
     assert not any(i.startswith("T8") for i in frame.index), "notebook 05's claims are not notebook 02's"
+    assert "T2-order" in styled.to_html(), "a claim with a row per code length still renders"
 
 
 def test_markdown_table_escapes_pipes():
@@ -162,7 +165,7 @@ def test_markdown_table_escapes_pipes():
 def test_timings_sit_beside_the_results_and_reach_the_readme_block(root):
     _write(root, "02_training", "R", table2=TABLE2)
     path = results.write_timings("p", "R", {"01_simplicity_bias": 120.04, "02_training": 3600.0},
-                                 {"01_simplicity_bias": OK, "02_training": FAILED})
+                                 {"01_simplicity_bias": OK, "02_training": FAILED}, {"before": 35, "after": 40})
     saved = json.loads(path.read_text())
     assert path.name == "timings.json" and saved["total_s"] == 3720.0 and saved["run"] == "R"
     assert saved["notebooks"]["02_training"] == {"seconds": 3600.0, "status": FAILED}
@@ -171,4 +174,5 @@ def test_timings_sit_beside_the_results_and_reach_the_readme_block(root):
     block = results.readme_block("p")
     assert "| 01_simplicity_bias | ok | 120 |" in block and "| 02_training | FAILED | 3,600 |" in block
     assert "| total |  | 3,720 |" in block and f"run `R` ({saved['date']};" in block
+    assert "the model cache held 35 trained models before the run and 40 after" in block
     assert "timings" not in results.summary_table("p", "R", {})

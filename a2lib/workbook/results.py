@@ -130,10 +130,12 @@ def machine() -> dict[str, Any]:
             "accelerator": accelerator, "python": platform.python_version()}
 
 
-def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses: Mapping[str, str]) -> Path:
-    """``results/<profile>/timings.json``: each notebook's wall time in this run, the date and the machine."""
+def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses: Mapping[str, str],
+                  cache: Mapping[str, int] | None = None) -> Path:
+    """``results/<profile>/timings.json``: each notebook's wall time in this run, the date, the machine and the model
+    cache's entries ``before`` and ``after`` the run (a run that found its models cached trained little)."""
     path = results_dir(profile) / TIMINGS_NAME
-    tree = {"run": run, "date": time.strftime("%Y-%m-%d"), "machine": machine(),
+    tree = {"run": run, "date": time.strftime("%Y-%m-%d"), "machine": machine(), "cache_entries": dict(cache or {}),
             "notebooks": {name: {"seconds": round(value, 1), "status": statuses.get(name)}
                           for name, value in seconds.items()},
             "total_s": round(sum(seconds.values()), 1)}
@@ -151,8 +153,11 @@ def timings_markdown(profile: str) -> str:
     rows = [{"notebook": name, "status": entry["status"], "wall time (s)": f"{entry['seconds']:,.0f}"}
             for name, entry in tree["notebooks"].items()]
     rows.append({"notebook": "total", "status": "", "wall time (s)": f"{tree['total_s']:,.0f}"})
+    cache = tree.get("cache_entries") or {}
+    trained = (f"; the model cache held {cache['before']} trained models before the run and {cache['after']} after"
+               if {"before", "after"} <= set(cache) else "")
     return (f"Wall time of run `{tree['run']}` ({tree['date']}; {box['cpu_cores']} CPU cores, torch {box['torch']} "
-            f"with {box['torch_threads']} threads, accelerator: {box['accelerator']}):\n\n"
+            f"with {box['torch_threads']} threads, accelerator: {box['accelerator']}{trained}):\n\n"
             + markdown_table(rows, ["notebook", "status", "wall time (s)"]))
 
 
@@ -187,8 +192,8 @@ def claims_table(profile: str, notebook: str):
     import pandas as pd
 
     verdicts = _verdicts(load_results(profile), notebook)
-    frame = pd.DataFrame([v.row() for v in verdicts]).set_index("claim")
-    return frame.style.set_properties(**{"white-space": "pre-wrap", "text-align": "left"})
+    frame = pd.DataFrame([v.row() for v in verdicts])  # a claim with placeholders has a row per value: no unique index
+    return frame.style.hide(axis="index").set_properties(**{"white-space": "pre-wrap", "text-align": "left"})
 
 
 def _pivot(cells: Mapping[tuple, Any], rows: Sequence, columns: Sequence, headers: Sequence[str]) -> str:

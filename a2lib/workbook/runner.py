@@ -141,6 +141,7 @@ def run(
     kernel = ensure_kernel()
     out_dir = paths.runs_dir(prof.name)
     run_id = new_run_id()
+    cached_before = cache_entries()
 
     records: list[NotebookRun] = []
     bar = tqdm(plan.items(), desc=f"profile {prof.name}", unit="notebook", position=0)
@@ -159,16 +160,24 @@ def run(
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
                 _report_failure(path.stem, output, err)
-                _finish(records, out_dir, prof.name, run_id)
+                _finish(records, out_dir, prof.name, run_id, cached_before)
                 raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
             records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
             tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
     bar.close()
-    _finish(records, out_dir, prof.name, run_id)
+    _finish(records, out_dir, prof.name, run_id, cached_before)
     return records
 
 
-def _finish(records: list[NotebookRun], out_dir: Path, profile: str, run_id: str) -> None:
+def cache_entries() -> int:
+    """How many trained models the model cache holds (``a2lib.folders.cache_root``; entries in progress excluded)."""
+    from ..folders import cache_root
+
+    root = cache_root()
+    return sum(1 for p in root.iterdir() if p.is_dir() and "." not in p.name) if root.is_dir() else 0
+
+
+def _finish(records: list[NotebookRun], out_dir: Path, profile: str, run_id: str, cached_before: int) -> None:
     """Print and save the timings, then write and print the summary of this run's results."""
     total = sum(r.seconds for r in records)
     print("\n| notebook | status | wall time (s) |\n|---|---|---|")
@@ -178,7 +187,8 @@ def _finish(records: list[NotebookRun], out_dir: Path, profile: str, run_id: str
     timings = {r.name: {"seconds": round(r.seconds, 2), "ok": r.ok} for r in records}
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     statuses = {r.name: OK if r.ok else FAILED for r in records}
-    write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses)
+    write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses,
+                  {"before": cached_before, "after": cache_entries()})
     table, summary = write_summary(profile, run_id, statuses)
     print(table)
     print(f"summary written to {summary}")
