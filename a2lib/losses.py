@@ -104,11 +104,13 @@ class LossWeights:
         return asdict(self)
 
 
-def squared_error(prediction: Tensor, target: Tensor, reduction: str = "element_mean") -> Tensor:
+def squared_error(prediction: Tensor, target: Tensor, reduction: str = "element_mean",
+                  names: tuple[str, str] = ("prediction", "target")) -> Tensor:
     """The element mean of the squared error (``"element_mean"``) or ||prediction - target||_F^2 / n
-    (``"per_image"``: summed over each item's elements, mean over the batch); item i is row i."""
+    (``"per_image"``: summed over each item's elements, mean over the batch); item i is row i. ``names`` are what
+    a shape mismatch calls the two."""
     if prediction.shape != target.shape:
-        raise ValueError(f"prediction shape {tuple(prediction.shape)} differs from target shape "
+        raise ValueError(f"{names[0]} shape {tuple(prediction.shape)} differs from {names[1]} shape "
                          f"{tuple(target.shape)}")
     squared = (prediction - target).pow(2)
     if reduction == "per_image":
@@ -150,11 +152,7 @@ def quantization_loss(codes: Tensor, batch_database_codes: Tensor) -> Tensor:
 
 def image_reconstruction_loss(reconstruction: Tensor, images: Tensor, reduction: str = "element_mean") -> Tensor:
     """||Ψ(g) - I||_F^2 / (n C H W) or / n (per image: summed over C·H·W): one term of Eq. (14)."""
-    if reconstruction.shape != images.shape:
-        raise ValueError(
-            f"reconstruction shape {tuple(reconstruction.shape)} differs from image shape {tuple(images.shape)}"
-        )
-    return squared_error(reconstruction, images, reduction)
+    return squared_error(reconstruction, images, reduction, names=("reconstruction", "image"))
 
 
 def mean_hellinger_distance(distributions: Tensor) -> Tensor:

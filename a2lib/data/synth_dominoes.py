@@ -57,6 +57,10 @@ COLOUR_SATURATION = (0.3, 1.0)
 """Saturation range of every random colour (the gratings block's and the layouts' parts and backgrounds)."""
 GRATING_COLOUR_VALUE = (0.35, 1.0)
 """HSV value range of the gratings block's random colours."""
+RADIUS_RANGE = (0.0, BLOCK / 2, True)
+"""Valid (low, high, low open) of a radius pair option: (0, 16] px."""
+UNIT_RANGE = (0.0, 1.0, False)
+"""Valid (low, high, low open) of a value, contrast or gain pair option: [0, 1]."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,9 @@ class TextureParams:
         if orientations * len(frequencies) < NUM_CLASSES:
             raise ValueError(f"texture.num_orientations x len(texture.frequencies) must be at least {NUM_CLASSES} "
                              f"(one grating per class), got {orientations} x {len(frequencies)}")
-        radius = (0.0, BLOCK / 2, True)
-        unit = (0.0, 1.0, False)
         _check_ranges(self, "texture",
-                      {"patch_radius": radius, "patch_contrast": unit, "distractor_radius": radius,
-                       "distractor_contrast": unit, "blob_radius": radius, "gain": unit},
+                      {"patch_radius": RADIUS_RANGE, "patch_contrast": UNIT_RANGE, "distractor_radius": RADIUS_RANGE,
+                       "distractor_contrast": UNIT_RANGE, "blob_radius": RADIUS_RANGE, "gain": UNIT_RANGE},
                       {"orientation_jitter_deg": (0.0, HALF_TURN_DEG / 2), "gradient": (0.0, 1.0),
                        "noise": (0.0, 1.0)},
                       {"distractors": MAX_CLUTTER, "blobs": MAX_CLUTTER})
@@ -189,11 +191,10 @@ class LayoutParams:
     noise: float = 0.03
 
     def __post_init__(self):
-        radius = (0.0, BLOCK / 2, True)
-        unit = (0.0, 1.0, False)
         _check_ranges(self, "layout",
-                      {"part_radius": radius, "scale": (0.0, MAX_POSE_SCALE, True), "part_value": unit,
-                       "background_value": unit, "saturation": unit, "distractor_radius": radius, "gain": unit},
+                      {"part_radius": RADIUS_RANGE, "scale": (0.0, MAX_POSE_SCALE, True), "part_value": UNIT_RANGE,
+                       "background_value": UNIT_RANGE, "saturation": UNIT_RANGE, "distractor_radius": RADIUS_RANGE,
+                       "gain": UNIT_RANGE},
                       {"shift": (0.0, BLOCK / 2), "gradient": (0.0, 1.0), "noise": (0.0, 1.0)},
                       {"distractors": MAX_CLUTTER})
         check_real("layout.spacing", self.spacing, 0.0, BLOCK / 2, low_open=True)

@@ -276,7 +276,7 @@ def difference(a: np.ndarray, b: np.ndarray, factor: float = 1.0, exact: bool = 
         return Difference(float(a.mean() - factor * b.mean()), None, min(a.size, b.size))
     if a.size == b.size:
         d = a - factor * b
-        return Difference(float(d.mean()), _t_quantile(d.size - 1) * float(d.std(ddof=1)) / math.sqrt(d.size), d.size)
+        return Difference(*interval(d), d.size)
     va, vb = a.var(ddof=1) / a.size, factor ** 2 * b.var(ddof=1) / b.size
     se = math.sqrt(va + vb)
     dof = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1)) if se > 0 else 1.0

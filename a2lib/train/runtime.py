@@ -118,10 +118,9 @@ def _switch(value, on_cuda: bool) -> bool:
 
 
 def resolve_runtime(config, device: torch.device) -> Runtime:
-    """The ``Runtime`` of ``config``'s runtime fields on ``device``: ``auto`` is on with CUDA, off elsewhere; bf16
-    asked for where it cannot run is an error saying to use ``precision="fp32"``."""
+    """The ``Runtime`` of ``config``'s runtime fields (checked by ``TrainConfig``) on ``device``: ``auto`` is on with
+    CUDA, off elsewhere; bf16 asked for where it cannot run is an error saying to use ``precision="fp32"``."""
     device = torch.device(device)
-    check_runtime_fields(config.precision, config.channels_last, config.num_workers, config.cudnn_benchmark)
     cuda = device.type == "cuda"
     if config.precision == "bf16" and not bf16_supported(device):
         raise ValueError(f"TrainConfig.precision='bf16' but {device} does not support bfloat16 autocast; "
