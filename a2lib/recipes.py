@@ -45,12 +45,14 @@ RECIPES = {
                        "a2net++": {**_CPU_ATTENTION, "decoder_channels": 64, "code_dim": 256,
                                    "decoder_downsample": 2}}),
     "quick-dominoes": Recipe(
-        "quick-dominoes", "CPU setting of the simplicity-bias study: batch 32, 8 outer iterations x 1,000 samples",
+        "quick-dominoes", "CPU setting of the simplicity-bias study: batch 32, 8 outer iterations x 1,000 samples, "
+        "validation after each (learning curves)",
         backbone="small",
         train_options={"outer_iterations": 8, "n_samples": 1000, "inner_epochs": 3, "batch_size": 32, "lr": 0.002,
-                       "optimizer": "adam", "lr_decay_at": 6, "eval_every": 2, "val_fraction": 0.1},
+                       "optimizer": "adam", "lr_decay_at": 6, "eval_every": 1, "val_fraction": 0.1},
         model_options={"a2net": {"num_maps": 12},
-                       "a2net++": {"decoder_channels": 64, "code_dim": 256, "num_maps": 12}}),
+                       "a2net++": {"decoder_channels": 64, "code_dim": 256, "num_maps": 12,
+                                   "decoder_downsample": 2}}),
     "smoke": Recipe(
         "smoke", "every code path in seconds (CI); the numbers mean nothing",
         backbone="small",

@@ -219,3 +219,17 @@ def test_an_interval_needs_two_seeds():
     assert (one.mean, one.half, one.seeds) == (pytest.approx(0.075), None, 1)
     two = claims.difference(np.array([0.5, 0.6]), np.array([0.4, 0.4]))
     assert two.half == pytest.approx(stats.t.ppf(0.975, 1) * np.std([0.1, 0.2], ddof=1) / math.sqrt(2))
+
+
+def test_the_dose_and_escape_claims_read_the_ends_of_their_curves():
+    def tree(largest, smallest):
+        ends = {"largest η": {"complex-only (blanked)": largest, "complex-only (randomised)": largest},
+                "smallest η": {"complex-only (blanked)": smallest, "complex-only (randomised)": smallest}}
+        return {claims.NB01: {"dose_response": {"ends": ends}}}
+    verdicts = claims.evaluate(_by_id("D-dose"), tree([0.50, 0.55, 0.52], [0.30, 0.33, 0.31]))
+    assert [(v.where["flavour"], v.verdict) for v in verdicts] == [("blanked", HOLDS), ("randomised", HOLDS)]
+    assert {v.verdict for v in claims.evaluate(_by_id("D-dose"), tree(0.5, 0.3))} == {NOT_TESTABLE}  # one seed
+    escape = {claims.NB01: {"escape": {"ends": {"largest p": {"complex-only (blanked)": [0.2, 0.25, 0.22]},
+                                                "smallest p": {"complex-only (blanked)": [0.30, 0.32, 0.31]}}}}}
+    (verdict,) = claims.evaluate(_by_id("D-escape"), escape)
+    assert verdict.verdict == FAILS

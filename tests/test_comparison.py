@@ -105,6 +105,18 @@ def test_term_say_calls_a_term_inert_only_under_one_percent_at_both_ends():
     assert verdicts == {("a", "hashing"): "acts", ("a", "image"): "acts", ("b", "hashing"): "acts",
                         ("b", "image"): "inert"}
     assert cmp.term_say({"b": Run({"image": 0.009}, {"image": 0.011})}, threshold=0.02)[0]["verdict"] == "inert"
+    only = cmp.term_say({"a": Run({"hashing": 0.9, "image": 0.1}, {"hashing": 0.8, "image": 0.2}),
+                         "b": Run({"hashing": 0.99, "image": 0.01}, {"hashing": 0.7, "image": 0.3})}, only="image")
+    assert [(r["run"], r["term"], r["last"]) for r in only] == [("a", "image", 0.2), ("b", "image", 0.3)]
+
+
+def test_training_seconds_keys_runs_by_their_parts_and_skips_fitted_ones():
+    class Run:
+        def __init__(self, *seconds):
+            self.history = [{"iteration": i + 1, "elapsed_s": s} for i, s in enumerate(seconds)]
+
+    runs = {("a2net++", 32, 0): Run(1.0, 2.5), (0.5, 1): Run(4.0), ("itq", 48): Run()}
+    assert cmp.training_seconds(runs) == {"a2net++/32/0": 2.5, "0.5/1": 4.0}
 
 def test_load_classes_keeps_exactly_those_items(tmp_path):
     full = load("synth-birds", "test", root=tmp_path, n_train=60, n_test=120, size=16)

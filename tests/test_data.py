@@ -244,11 +244,32 @@ def test_in_range_options_are_accepted_as_lists_too(tmp_path):
     ({"block_size": 8}, "dominoes block_size must be a pair (height, width)"),
     ({"seed": -2}, "dominoes seed must be an integer >= 0, got -2"),
     ({"transform": "flip"}, "dominoes transform must be a callable"),
+    ({"simple_randomised": 1.5}, "dominoes simple_randomised (the fraction of items whose simple block shows another "
+                                 "class) must be a number in [0.0, 1.0], got 1.5"),
+    ({"simple_randomised": -0.1}, "must be a number in [0.0, 1.0], got -0.1"),
 ])
 def test_dominoes_options_out_of_range_are_refused(sources, options, message):
     with pytest.raises(ValueError) as error:
         dominoes(*sources, **options)
     assert message in str(error.value)
+
+
+def test_simple_randomised_swaps_the_digit_of_that_fraction_of_items_only(sources):
+    plain = dominoes(*sources, n=40, block_size=(BLOCK, BLOCK), seed=1)
+    assert dominoes(*sources, n=40, block_size=(BLOCK, BLOCK), seed=1, simple_randomised=0.0).fingerprint() == \
+        plain.fingerprint()  # p = 0 draws nothing: the data as before the option
+    swapped = dominoes(*sources, n=40, block_size=(BLOCK, BLOCK), seed=1, simple_randomised=0.25)
+    assert torch.equal(swapped.labels, plain.labels) and torch.equal(swapped.complex_index, plain.complex_index)
+    changed = swapped.simple_index != plain.simple_index
+    assert int(changed.sum()) == 10  # round(0.25 x 40)
+    shown = torch.tensor([_decode(swapped[i][0][:, :BLOCK]) - 100 for i in range(40)]) // 10  # class drawn on top
+    assert torch.equal(shown, swapped.simple_labels)
+    assert (swapped.simple_labels[changed] != swapped.labels[changed]).all()
+    assert torch.equal(swapped.simple_labels[~changed], swapped.labels[~changed])
+    for flavour in ("blanked", "randomised"):  # complex-only replaces every digit already
+        options = dict(n=40, block_size=(BLOCK, BLOCK), seed=1, variant="complex-only", flavour=flavour)
+        assert dominoes(*sources, simple_randomised=0.25, **options).fingerprint() == \
+            dominoes(*sources, **options).fingerprint()
 
 
 def test_array_dataset_nhwc_uint8_and_nchw_float():

@@ -50,6 +50,35 @@ def test_the_readme_results_block_is_what_the_committed_results_give(monkeypatch
                              "update_readme; update_readme()'")
 
 
+@pytest.mark.parametrize("notebook", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_each_notebooks_run_time_line_is_what_the_committed_timings_give(monkeypatch, notebook):
+    monkeypatch.setenv("A2LIB_ROOT", str(ROOT))
+    opening = "".join(json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"][0]["source"])
+    assert results.notebook_timing_block(opening) == results.timing_line(results.README_PROFILE, notebook), (
+        f"{notebook}'s run-time line differs from results/{results.README_PROFILE}/timings.json; regenerate it: "
+        "python3 -c 'from a2lib.workbook.results import update_notebook_timings; update_notebook_timings()'")
+
+
+def test_a_notebooks_run_time_line_says_the_measured_seconds_and_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
+    folder = tmp_path / "results" / "quick"
+    folder.mkdir(parents=True)
+    results.write_timings("quick", "R1", {"01_a": 400.4, "02_b": 99.6}, {"01_a": "ok", "02_b": "ok"},
+                          {"before": 0, "after": 7})
+    line = results.timing_line("quick", "01_a")
+    assert "**400 s** (ok) in run `R1`" in line and "from an empty model cache" in line
+    assert "the whole workbook took 500 s" in line and "CPU cores" in line
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    cell = {"cell_type": "markdown", "metadata": {}, "source": ["# 01\n", "text\n",
+                                                                f"{results.TIMING_BEGIN}\nold\n{results.TIMING_END}"]}
+    (notebooks / "01_a.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                                      "nbformat_minor": 5}))
+    assert results.update_notebook_timings("quick", notebooks) == [notebooks / "01_a.ipynb"]
+    opening = "".join(json.loads((notebooks / "01_a.ipynb").read_text())["cells"][0]["source"])
+    assert opening.startswith("# 01\ntext\n") and results.notebook_timing_block(opening) == line
+
+
 def test_a_changed_number_in_the_readme_block_is_caught(tmp_path, monkeypatch):
     monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
     folder = tmp_path / "results" / results.README_PROFILE

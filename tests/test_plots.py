@@ -245,3 +245,23 @@ def test_value_bars_colour_each_bar_by_its_method():
     fig = plots.value_bars({0.0: 0.4, 0.1: 0.5}, xlabel="η", ylabel="mAP", methods=["a2net", "a2net++"])
     colours = [bar.get_facecolor()[:3] for bar in fig.axes[0].patches]
     assert colours == [pytest.approx(to_rgb(plots.method_color(m))) for m in ("a2net", "a2net++")]
+
+
+def test_dose_curves_draw_one_line_per_test_and_a_share_panel():
+    fig = plots.dose_curves({"both": {0.0: 1.0, 50.0: 0.99, 5000.0: 0.8}, "complex-only (blanked)": {
+        0.0: 0.3, 50.0: 0.35, 5000.0: 0.5}}, xlabel="η", shares={0.0: 0.0, 50.0: 0.05, 5000.0: 0.8}, onset=5000.0,
+        xscale="symlog", title="dose")
+    top, bottom = fig.axes
+    assert len(top.get_lines()) == 3 and top.get_xscale() == "symlog"  # two curves and the onset line
+    assert top.get_xlim()[0] == 0.0  # no empty negative half of the symmetric log axis
+    assert list(bottom.get_lines()[0].get_ydata()) == [0.0, 0.05, 0.8]
+    assert len(plots.dose_curves({"both": {0.0: 1.0, 0.5: 0.9}}, xlabel="p").axes) == 1
+    plt.close("all")
+
+
+def test_training_curves_share_a_y_range_when_asked():
+    records = [{"run": ("baseline", 12), "iteration": i, "quantity": q, "value": v}
+               for i, (q, v) in enumerate([("validation mAP, both", 0.9), ("validation mAP, complex-only", 0.2)])]
+    panels = [ax for ax in plots.training_curves(records, ylim=(0, 1.02)).axes if ax.axison]
+    assert [ax.get_ylim() for ax in panels] == [(0, 1.02)] * 2
+    plt.close("all")

@@ -214,3 +214,58 @@ def test_seed_tables_average_over_training_runs_and_pair_the_gap_by_seed():
                                                        0.05 + 4.302653 * 0.01 / 3 ** 0.5), rel=1e-5)
     one, = simplicity.seed_rows({("baseline", 12, "both"): [0.9]}, "d")
     assert one["ci95"] is None and one["map"] == 0.9
+
+
+def test_fall_onset_is_the_first_dose_more_than_the_tolerance_below_the_smallest():
+    # 0.87 is the first score below 0.90 - 0.02 = 0.88; the order of the doses given does not matter
+    assert simplicity.fall_onset([0, 10, 100, 1000], [0.90, 0.89, 0.87, 0.50]) == 100
+    assert simplicity.fall_onset([1000, 0, 100, 10], [0.50, 0.90, 0.87, 0.89]) == 100
+    assert simplicity.fall_onset([0, 10, 100], [0.90, 0.885, 0.95]) is None
+    assert simplicity.fall_onset([0, 10], [0.90, 0.85], tolerance=0.1) is None
+    with pytest.raises(ValueError, match="two or more doses"):
+        simplicity.fall_onset([0], [0.9])
+    with pytest.raises(ValueError, match="distinct finite doses"):
+        simplicity.fall_onset([0, 0], [0.9, 0.8])
+
+
+def test_dose_response_averages_seeds_and_names_its_ends():
+    blanked = "complex-only (blanked)"
+    scores = {(0, 0): {"both": 1.00, blanked: 0.30}, (0, 1): {"both": 0.98, blanked: 0.40},
+              (500, 0): {"both": 0.95, blanked: 0.50}, (500, 1): {"both": 0.93, blanked: 0.60},
+              (50.0, 0): {"both": 0.99, blanked: 0.35}, (50.0, 1): {"both": 0.99, blanked: 0.45}}
+    dose = simplicity.dose_response(scores)
+    assert list(dose["map"]) == ["0", "50", "500"]
+    assert dose["map"]["500"]["both"] == [0.95, 0.93]
+    assert dose["ends"] == {"smallest η": dose["map"]["0"], "largest η": dose["map"]["500"]}
+    assert dose["fall_onset"] == 500.0  # mean 0.94 < 0.99 - 0.02; 50's mean 0.99 is not
+    curves = simplicity.mean_curves(dose["map"], ["complex-only (blanked)"])
+    assert curves == {"complex-only (blanked)": pytest.approx({0.0: 0.35, 50.0: 0.40, 500.0: 0.55})}
+    one_seed = simplicity.dose_response({(0, 0): {"both": 1.0}, (0.25, 0): {"both": 0.9}}, dose="p")
+    assert one_seed["ends"] == {"smallest p": {"both": 1.0}, "largest p": {"both": 0.9}}
+    assert one_seed["fall_onset"] == 0.25
+    with pytest.raises(ValueError, match="two or more doses"):
+        simplicity.dose_response({(0, 0): {"both": 1.0}, (0, 1): {"both": 0.9}})
+
+
+def test_escape_options_leave_p_zero_as_the_data_is_and_refuse_other_fractions():
+    assert simplicity.escape_options(0) == {}
+    assert simplicity.escape_options(0.5) == {"simple_randomised": 0.5}
+    with pytest.raises(ValueError, match=r"simple_randomised .* must be a number in \[0.0, 1.0\], got 1.5"):
+        simplicity.escape_options(1.5)
+
+
+def test_learning_curves_read_validation_and_monitors_from_the_history():
+    from types import SimpleNamespace
+    history = [{"iteration": 1, "val_map": 0.5, "monitor/complex-only (blanked)": 0.2, "loss": 3.0},
+               {"iteration": 2, "loss": 2.0},
+               {"iteration": 3, "val_map": 0.9, "monitor/complex-only (blanked)": 0.3}]
+    rows = simplicity.learning_curves({("baseline", 32): SimpleNamespace(history=history),
+                                       ("a2net", 32): SimpleNamespace(history=[{"iteration": 1, "val_map": 0.4}])})
+    as_tuples = [(r["run"][0], r["iteration"], r["quantity"], r["value"]) for r in rows]
+    assert as_tuples == [("baseline", 1, "validation mAP, both", 0.5),
+                         ("baseline", 1, "validation mAP, complex-only (blanked)", 0.2),
+                         ("baseline", 3, "validation mAP, both", 0.9),
+                         ("baseline", 3, "validation mAP, complex-only (blanked)", 0.3),
+                         ("a2net", 1, "validation mAP, both", 0.4)]
+    assert set(simplicity.MONITORS) == {"simple-only (blanked)", "simple-only (randomised)",
+                                        "complex-only (blanked)", "complex-only (randomised)"}

@@ -20,10 +20,10 @@ WEIGHTS = {"lambda_": 1.0, "alpha": None, "beta": None, "eta": 0.1, "gamma": Non
 BIRDS = {"dataset": "synth-birds", "dataset_options": {}, "backbone": "small", "outer_iterations": 12,
          "n_samples": 1000, "inner_epochs": 2, "batch_size": 16, "lr": 0.002, "momentum": 0.9, "weight_decay": 0.0001,
          "lr_decay_at": 10, "optimizer": "adam", "lr_decay_factor": 0.1, "similarity_reweight": True, "dcc_sweeps": 1,
-         "val_fraction": 0.1, "eval_every": 4, "eval_batch_size": 64, "db_codes": "learned", "seed": 0,
+         "val_fraction": 0.1, "eval_every": 4, "eval_batch_size": 64, "db_codes": "learned", "monitors": {}, "seed": 0,
          "device": "cpu", "num_workers": 0, "loss_weights": WEIGHTS}
 DOMINOES = {**BIRDS, "dataset": "synth-dominoes", "outer_iterations": 8, "inner_epochs": 3, "batch_size": 32,
-            "lr_decay_at": 6, "eval_every": 2, "loss_weights": {**WEIGHTS, "eta": 0.5}}
+            "lr_decay_at": 6, "eval_every": 1, "loss_weights": {**WEIGHTS, "eta": 0.5}}
 EXPECTED = {  # TrainConfig.to_dict() of comparison.method_config / notebook 01's config_for before a2lib.studies and
     # the recipes (the quick profile restated every option then; it names the quick / quick-dominoes recipe now),
     # with the raw parts the quick recipe chose by measurement since
@@ -36,7 +36,7 @@ EXPECTED = {  # TrainConfig.to_dict() of comparison.method_config / notebook 01'
                                          "model_options": {"num_maps": 12, "balance_parts": True,
                                                            "normalize_parts": False}},
     ("01_simplicity_bias", "a2net++", 12, None): {**DOMINOES, "model": "a2net++", "bits": 12, "model_options": {
-        "decoder_channels": 64, "code_dim": 256, "num_maps": 12, "image_size": [64, 32]}},
+        "decoder_channels": 64, "code_dim": 256, "num_maps": 12, "decoder_downsample": 2, "image_size": [64, 32]}},
     ("01_simplicity_bias", "baseline", 32, "complex-only"): {
         **DOMINOES, "model": "baseline", "model_options": {}, "bits": 32,
         "dataset_options": {"variant": "complex-only", "flavour": "blanked"}},

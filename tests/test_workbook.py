@@ -38,7 +38,9 @@ def test_runs_in_order_injects_parameters_and_summarises(root, capsys):
     assert "| 01_fixture | answer | 63 |" in summary
     assert "| 02_second | metrics.map | 0.5 |" in summary
     assert summary in capsys.readouterr().out
-    assert set(json.loads((root / "runs/fixture/timings.json").read_text())) == {"01_fixture", "02_second"}
+    assert set(json.loads((root / "results/fixture/timings.json").read_text())["notebooks"]) == {"01_fixture",
+                                                                                                 "02_second"}
+    assert not (root / "runs/fixture/timings.json").exists()  # one timings file, beside the results
 
 
 def test_only_runs_the_named_notebooks(root):
@@ -71,7 +73,7 @@ def test_failure_stops_and_reports_cell_source(root, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--profile", "nope"], "unknown profile 'nope'; choose one of smoke, quick, full"),
+        (["--profile", "nope"], "unknown profile 'nope'; choose one of smoke, quick, extended, full"),
         (["--only", "01,07"], "unknown --only entry 07; valid: 01 (01_fixture), 02 (02_second)"),
         (["--device", "tpu"], "unknown device 'tpu'; choose one of auto, cpu, cuda"),
     ],
@@ -113,13 +115,39 @@ def test_malformed_profile_is_one_line_naming_file_and_problem(root, tmp_path, c
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, notebooks; it holds a list"),
+    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, extends, notebooks; it holds a list"),
     ("name: fx\nnotebooks: [01_fixture]\n", "'notebooks' must map each notebook name to a mapping"),
     ("name: fx\nnotebooks:\n  01_fixture: 3\n", "(not so for 01_fixture)"),
 ])
 def test_profile_of_the_wrong_shape_is_rejected(tmp_path, text, message):
     with pytest.raises(workbook.WorkbookError, match=message.replace("(", "\\(").replace(")", "\\)")):
         workbook.load_profile(_profile(tmp_path, text))
+
+
+def test_a_profile_extends_another_parameter_by_parameter(tmp_path):
+    base = _profile(tmp_path, "name: base\ndevice: cpu\nnotebooks:\n  01_fixture: {scale: 3, seed: 1}\n"
+                              "  02_second: {n: 5}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text(f"name: child\nextends: {base}\nnotebooks:\n  01_fixture: {{scale: 7}}\n  03_third: {{k: 1}}\n")
+    profile = workbook.load_profile(str(child))
+    assert profile.name == "child" and profile.device == "cpu"  # the device comes from the base
+    assert profile.notebooks == {"01_fixture": {"scale": 7, "seed": 1}, "02_second": {"n": 5}, "03_third": {"k": 1}}
+
+
+def test_a_profile_that_extends_itself_is_refused(tmp_path):
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"name: loop\nextends: {loop}\n")
+    with pytest.raises(workbook.WorkbookError, match="extends itself"):
+        workbook.load_profile(str(loop))
+
+
+def test_extended_is_quick_plus_what_does_not_fit_its_budget():
+    quick, extended = workbook.load_profile("quick"), workbook.load_profile("extended")
+    assert extended.notebooks["01_simplicity_bias"] == quick.notebooks["01_simplicity_bias"]
+    assert quick.notebooks["02_training"]["bits_list"] == [48]
+    assert extended.notebooks["02_training"]["bits_list"] == [12, 48]
+    assert quick.notebooks["02_training"]["ablation_bits"] is None and extended.notebooks["02_training"]["ablation_bits"]
+    assert not quick.notebooks["02_training"]["eta_values"] and extended.notebooks["02_training"]["eta_values"]
 
 
 def test_summary_keeps_this_runs_numbers_apart_from_earlier_runs(root, monkeypatch, capsys):

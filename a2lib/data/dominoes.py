@@ -3,6 +3,10 @@
 An image is a *simple* block stacked on top of a *complex* block (3 x 2H x W, values in [0,1]); class c pairs simple
 class c with complex class c, classes balanced. Test variants keep one block informative and blank or randomise the
 other (a block from a random *other* class), which measures which block a trained network relies on.
+
+``simple_randomised`` = p shows, on a fraction p of the items, a simple block of a random other class (drawn from its
+own generator, so p = 0 composes exactly the items it did before the option): on those items only the complex block
+carries the label, a way to train a network off the simple shortcut (notebook 01's escape exercise).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .arrays import UINT8_MAX
-from .checks import check_choice, check_int
+from .checks import check_choice, check_int, check_real
 from .identity import DataDigest
 
 VARIANTS = ("both", "simple-only", "complex-only")
@@ -24,6 +28,8 @@ BLOCK_SIZE = (32, 32)
 CHANNELS = 3
 BLANK = -1
 MIN_CLASSES = 2
+ESCAPE_STREAM = 7919
+"""Second word of the seed of the generator that picks the items whose simple block ``simple_randomised`` replaces."""
 
 
 def check_composition(variant: str, flavour: str, seed) -> int:
@@ -32,6 +38,12 @@ def check_composition(variant: str, flavour: str, seed) -> int:
     check_choice("dominoes variant", variant, VARIANTS)
     check_choice("dominoes flavour", flavour, FLAVOURS)
     return check_int("dominoes seed", seed, 0)
+
+
+def check_simple_randomised(value) -> float:
+    """``simple_randomised`` as a float, or a ValueError naming it unless it is a fraction in [0, 1]."""
+    return check_real("dominoes simple_randomised (the fraction of items whose simple block shows another class)",
+                      value, 0.0, 1.0)
 
 
 def _check_block_size(block_size) -> tuple[int, int]:
@@ -79,9 +91,17 @@ class _CyclicSampler:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+def _other_class_items(labels: np.ndarray, groups, num_classes: int, rng: np.random.Generator):
+    """(source indices, their classes): for each class in ``labels``, a random item of a random other class."""
+    other = (labels + rng.integers(1, num_classes, size=len(labels))) % num_classes
+    return np.array([groups[o][rng.integers(len(groups[o]))] for o in other], dtype=np.int64), other
+
+
 def plan_pairs(simple_labels, complex_labels, variant: str, flavour: str, n: int | None,
-               num_classes: int, seed: int) -> dict[str, np.ndarray]:
-    """Choose, per composed item, its class and the simple/complex source indices (``BLANK`` = zeros block)."""
+               num_classes: int, seed: int, simple_randomised: float = 0.0) -> dict[str, np.ndarray]:
+    """Choose, per composed item, its class and the simple/complex source indices (``BLANK`` = zeros block);
+    ``simple_randomised`` as in the module docstring (the complex-only variants replace every simple block
+    already)."""
     rng = np.random.default_rng(seed)
     by_class = {
         name: [np.flatnonzero(labels == c) for c in range(num_classes)]
@@ -111,11 +131,12 @@ def plan_pairs(simple_labels, complex_labels, variant: str, flavour: str, n: int
             index[other][:] = BLANK
             block_labels[other][:] = BLANK
         else:
-            shift = rng.integers(1, num_classes, size=n)
-            other_labels = (labels + shift) % num_classes
-            groups = by_class[other]
-            index[other] = np.array([groups[o][rng.integers(len(groups[o]))] for o in other_labels], dtype=np.int64)
-            block_labels[other] = other_labels
+            index[other], block_labels[other] = _other_class_items(labels, by_class[other], num_classes, rng)
+    if simple_randomised > 0 and variant != "complex-only":
+        swap = np.random.default_rng([seed, ESCAPE_STREAM])
+        chosen = np.sort(swap.permutation(n)[:int(round(simple_randomised * n))])
+        index["simple"][chosen], block_labels["simple"][chosen] = _other_class_items(
+            labels[chosen], by_class["simple"], num_classes, swap)
     return {"labels": labels, "simple_index": index["simple"], "complex_index": index["complex"],
             "simple_labels": block_labels["simple"], "complex_labels": block_labels["complex"]}
 
@@ -225,16 +246,19 @@ def _note_default_size(simple_labels, complex_labels, num_classes: int, built: i
 
 def dominoes(simple, complex, variant: str = "both", flavour: str = "randomised", n: int | None = None,
              num_classes: int | None = None, block_size=BLOCK_SIZE, seed: int = 0,
-             transform: Callable | None = None, class_names: Sequence[str] | None = None) -> DominoesDataset:
+             transform: Callable | None = None, class_names: Sequence[str] | None = None,
+             simple_randomised: float = 0.0) -> DominoesDataset:
     """Compose two labelled image datasets (items ``(image in [0,1], class)``) into dominoes.
 
     ``variant``: "both" | "simple-only" | "complex-only"; ``flavour`` (for the *-only variants): "blanked" (the other
     block is zeros) or "randomised" (the other block shows a random other class). ``n``: number of items (default:
     every class as often as its rarer source allows, balanced, with a warning saying how many when that leaves
     source items unused); ``num_classes``: classes 0..K-1 used (default: the smaller of the two sources' counts);
-    ``block_size``: (H, W) of each block; sources of another size are resized.
+    ``block_size``: (H, W) of each block; sources of another size are resized. ``simple_randomised``: the fraction
+    of items (in [0, 1]) whose simple block shows a random other class (module docstring).
     """
     seed = check_composition(variant, flavour, seed)
+    simple_randomised = check_simple_randomised(simple_randomised)
     block_size = _check_block_size(block_size)
     if transform is not None and not callable(transform):
         raise ValueError(f"dominoes transform must be a callable (image -> image) or None, got {transform!r}")
@@ -248,7 +272,7 @@ def dominoes(simple, complex, variant: str = "both", flavour: str = "randomised"
     if n is not None and check_int("dominoes n", n, 1) < num_classes:
         raise ValueError(f"dominoes n={n} is smaller than the number of classes ({num_classes}); classes must be "
                          f"balanced: use n >= {num_classes}")
-    plan = plan_pairs(simple_labels, complex_labels, variant, flavour, n, num_classes, seed)
+    plan = plan_pairs(simple_labels, complex_labels, variant, flavour, n, num_classes, seed, simple_randomised)
     if n is None:
         _note_default_size(simple_labels, complex_labels, num_classes, len(plan["labels"]))
     return DominoesDataset(simple, complex, plan, variant, flavour, num_classes, block_size, transform, class_names)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .arrays import ArrayDataset
 from .checks import check_bool, check_choice, check_int
-from .dominoes import check_composition, dominoes
+from .dominoes import check_composition, check_simple_randomised, dominoes
 from .embedded import resolve_root
 
 NUM_CLASSES = 10
@@ -152,17 +152,20 @@ def _split_size(split: str, n, n_train, n_test) -> int | None:
 
 def mnist_cifar(split: str = "train", root=None, variant: str = "both", flavour: str = "randomised",
                 n: int | None = None, seed: int = 0, download: bool = True, transform=None,
-                n_train: int | None = None, n_test: int | None = None):
-    """MNIST-CIFAR dominoes of a split. Size: ``n`` (for the split loaded) or ``n_train``/``n_test`` (per split, e.g.
+                n_train: int | None = None, n_test: int | None = None, simple_randomised: float = 0.0):
+    """MNIST-CIFAR dominoes of a split (``simple_randomised``: the fraction of items whose digit shows another class,
+    as in ``dominoes``). Size: ``n`` (for the split loaded) or ``n_train``/``n_test`` (per split, e.g.
     3,000 / 1,000 for CPU-sized runs); default each class as often as its rarer source allows, balanced (50,000
     train, 8,920 test: MNIST has 892 test fives; ``dominoes`` warns how many it built). ``root`` defaults to
     ``a2lib.folders.data_root()``; the files are read from ``<root>/mnist-cifar/``."""
     check_choice("mnist-cifar split", split, SPLITS)
     check_composition(variant, flavour, seed)
+    check_simple_randomised(simple_randomised)
     check_bool("mnist-cifar download", download)
     size = _split_size(split, n, n_train, n_test)
     folder = resolve_root(root) / "mnist-cifar"
     simple = mnist_blocks(folder, split, download)
     complex_ = cifar_blocks(folder, split, download)
     return dominoes(simple, complex_, variant=variant, flavour=flavour, n=size, num_classes=NUM_CLASSES,
-                    seed=seed + (0 if split == "train" else 1), transform=transform)
+                    seed=seed + (0 if split == "train" else 1), transform=transform,
+                    simple_randomised=simple_randomised)

@@ -27,7 +27,7 @@ import torch
 
 from .arrays import ArrayDataset
 from .checks import check_choice, check_int, check_interval, check_real, options_of
-from .dominoes import check_composition, dominoes
+from .dominoes import check_composition, check_simple_randomised, dominoes
 from .embedded import check_count, load_or_generate, resolve_root
 
 NUM_CLASSES = 10
@@ -443,12 +443,15 @@ def make_config(n_train: int = 3000, n_test: int = 1000, seed: int = 0, digits: 
 def synth_dominoes(split: str = "train", root=None, variant: str = "both", flavour: str = "randomised",
                    n_train: int = 3000, n_test: int = 1000, seed: int = 0, transform=None,
                    digits: DigitParams | dict | None = None, texture: TextureParams | dict | None = None,
-                   complex_style: str = "layouts", layout: LayoutParams | dict | None = None):
-    """The embedded dominoes split (3x64x32 in [0,1]); ``variant``/``flavour`` as in ``dominoes``; ``root``
+                   complex_style: str = "layouts", layout: LayoutParams | dict | None = None,
+                   simple_randomised: float = 0.0):
+    """The embedded dominoes split (3x64x32 in [0,1]); ``variant``/``flavour``/``simple_randomised`` (the fraction
+    of items whose digit shows another class, in [0, 1]) as in ``dominoes``; ``root``
     defaults to ``a2lib.folders.data_root()``. ``complex_style`` picks the complex block ("layouts" with
     ``layout=`` options, or the older "gratings" with ``texture=`` options); ``digits=`` sets the simple block."""
     check_choice("synth-dominoes split", split, SPLITS)
     check_composition(variant, flavour, 0)
+    check_simple_randomised(simple_randomised)
     config = make_config(n_train, n_test, seed, digits, texture, complex_style, layout)
     blocks = load_blocks(config, split, root)
     simple = ArrayDataset(blocks["simple"], blocks["simple_labels"], class_names=DIGIT_CLASS_NAMES)
@@ -456,4 +459,5 @@ def synth_dominoes(split: str = "train", root=None, variant: str = "both", flavo
                             class_names=COMPLEX_CLASS_NAMES[config.complex_style])
     n = len(simple)
     return dominoes(simple, complex_, variant=variant, flavour=flavour, n=n, num_classes=NUM_CLASSES,
-                    seed=config.seed + SPLIT_SEED_OFFSET[split] + 1, transform=transform)
+                    seed=config.seed + SPLIT_SEED_OFFSET[split] + 1, transform=transform,
+                    simple_randomised=simple_randomised)

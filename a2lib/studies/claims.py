@@ -450,6 +450,20 @@ CLAIMS: tuple[Claim, ...] = (
           (Number("(a) complex block alone", NB01, ("baseline_bias", "{bits}", "a")),
            Number("(c) dominoes model on it", NB01, ("baseline_bias", "{bits}", "c"))),
           Greater(((0, 1),), factor=LARGE_DROP), note="the workbook's embedded dominoes, not a claim of the paper"),
+    Claim("D-dose", "Sec. 3.4.1", "A²-NET⁺⁺ can further combat simplicity bias based on its enhanced "
+          "self-consistency design", "A²-Net++ at the largest η of the dose response: complex-only mAP ({flavour}) "
+          "above A²-Net++ at the smallest η (0 in the profiles: no image term)", NB01,
+          (Number("largest η", NB01, ("dose_response", "ends", "largest η", "complex-only ({flavour})")),
+           Number("smallest η", NB01, ("dose_response", "ends", "smallest η", "complex-only ({flavour})"))),
+          Greater(((0, 1),)), note="the workbook's dose response (not in the paper): does image reconstruction, "
+          "made strong enough to act, raise complex-only mAP"),
+    Claim("D-escape", "Shah et al. 2020", "neural networks can exclusively rely on the simplest feature",
+          "ADSH (BASELINE) trained with the simple block randomised on the largest fraction p: complex-only mAP "
+          "({flavour}) above the same trained with the smallest p (0 in the profiles: the data as is)", NB01,
+          (Number("largest p", NB01, ("escape", "ends", "largest p", "complex-only ({flavour})")),
+           Number("smallest p", NB01, ("escape", "ends", "smallest p", "complex-only ({flavour})"))),
+          Greater(((0, 1),)), note="the workbook's escape exercise: once the shortcut stops predicting the label on "
+          "some images, the network learns the complex block"),
     _claim("T2-order", "Table 2", "our proposed A²-NET and A²-NET⁺⁺ models consistently outperform the other baseline "
            "methods … A²-NET⁺⁺ achieves much better results over A²-NET", "{dataset}, {bits} bits, mAP: A²-Net++ > "
            "A²-Net > ExchNet > ADSH", NB02, order(*(_map(m) for m in STUDIED)),

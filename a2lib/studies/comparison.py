@@ -182,18 +182,28 @@ INERT_SHARE = 0.01
 """A loss term with under 1% of the trunk gradient at both the first and the last outer iteration is called inert."""
 
 
-def term_say(results: dict, threshold: float = INERT_SHARE) -> list[dict]:
-    """Per run and loss term: its share of the trunk gradient at the first and last outer iteration and whether it
-    ``acts`` (either share at least ``threshold``) or is ``inert``; ``results`` maps a run name to a TrainResult."""
+def term_say(results: dict, threshold: float = INERT_SHARE, only: str | None = None) -> list[dict]:
+    """Per run and loss term (the term ``only`` when given): its share of the trunk gradient at the first and last outer
+    iteration and whether it ``acts`` (either share at least ``threshold``) or is ``inert``; ``results`` maps a run
+    name to a TrainResult."""
     rows = []
     for name, result in results.items():
         shares = gradient_shares(result)
-        for term in shares.get("first", {}):
+        for term in [t for t in shares.get("first", {}) if only in (None, t)]:
             first, last = shares["first"].get(term), shares["last"].get(term)
             known = [value for value in (first, last) if value is not None]
             verdict = "acts" if any(value >= threshold for value in known) else "inert" if known else "no gradient"
             rows.append({"run": name, "term": term, "first": first, "last": last, "verdict": verdict})
     return rows
+
+
+def training_seconds(results: dict) -> dict[str, float]:
+    """Each run's training wall time (``elapsed_s`` of its last history record) keyed by its key's parts joined
+    with "/" (numbers as ``{:g}``); runs without a history (fitted, not trained) are left out."""
+    def name(key) -> str:
+        parts = key if isinstance(key, tuple) else (key,)
+        return "/".join(f"{part:g}" if isinstance(part, float) else str(part) for part in parts)
+    return {name(key): result.history[-1]["elapsed_s"] for key, result in results.items() if result.history}
 
 
 def ndcg_rows(results: dict, train_set: Dataset, test_set: Dataset, queries, ks, device=None) -> list[dict]:
@@ -243,5 +253,6 @@ def ndcg_by_method(rows: list[dict]) -> tuple[dict, dict]:
 __all__ = [
     "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "ablation_configs",
     "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records", "ndcg_by_method",
-    "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "top_k_retrievals", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
+    "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "top_k_retrievals", "training_seconds",
+    "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
 ]

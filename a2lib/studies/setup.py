@@ -135,17 +135,22 @@ class Study:
         return self.load("train")
 
     def config(self, method: str, bits: int, *, eta: float | None = None, seed: int | None = None,
-               options: dict | None = None, variant: str | None = None, **train_overrides) -> TrainConfig:
+               options: dict | None = None, variant: str | None = None, dataset_options: dict | None = None,
+               **train_overrides) -> TrainConfig:
         """The TrainConfig of ``method`` at ``bits``.
 
         ``eta`` / ``seed`` override the study's; ``options`` override the method's model options (ablation
         switches); ``variant`` trains on one dominoes block ("complex-only": the other ``VARIANT_FLAVOUR``;
-        None or "both": the data as is); ``train_overrides`` override ``train_options``. CSQ and OrthoCos get
-        ``num_classes`` from the training split, A²-Net(++) the data's ``image_size`` where it is not the backbone's
-        default, unless ``options`` set them. The same arguments always give the same config.
+        None or "both": the data as is); ``dataset_options`` add to or override the study's data set options
+        (e.g. ``{"simple_randomised": 0.5}`` on dominoes); ``train_overrides`` override ``train_options``. CSQ and
+        OrthoCos get ``num_classes`` from the training split, A²-Net(++) the data's ``image_size`` where it is not
+        the backbone's default, unless ``options`` set them. The same arguments always give the same config.
         """
         _check_train_options(train_overrides, f"Study.config({method!r}, {bits}) keyword arguments")
-        dataset_options = copy.deepcopy(self.dataset_options)
+        if dataset_options is not None and not isinstance(dataset_options, dict):
+            raise ValueError(f"Study.config dataset_options must be a dict of data set options, got "
+                             f"{dataset_options!r}")
+        dataset_options = copy.deepcopy({**self.dataset_options, **(dataset_options or {})})
         if variant not in (None, "both"):
             dataset_options.update(variant=variant, flavour=VARIANT_FLAVOUR)
         merged = copy.deepcopy({**self.model_options.get(method, {}), **(options or {})})

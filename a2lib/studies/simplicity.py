@@ -9,6 +9,10 @@ Beyond the paper: ``explained_variance_share`` / ``block_signal`` measure how mu
 class explains (what a pixel reconstruction can see of the class), ``bias_by_flavour`` gives the three bias numbers
 a, b, c like for like in each flavour, and ``complex_probe`` asks whether a model's frozen features still hold the
 complex block's class (``a2lib.probes``).
+
+Learning dynamics and dose response: ``learning_curves`` reads the validation mAP of the intact, simple-only and
+complex-only validation items per outer iteration from a training history (``MONITORS``), and ``fall_onset`` finds
+the η (or any dose) from which a score falls below its value at the smallest dose.
 """
 from __future__ import annotations
 
@@ -20,12 +24,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..data import FLAVOURS, dominoes
+from ..data.dominoes import check_simple_randomised
 from ..data.arrays import UINT8_MAX
 from ..evaluate import mean_average_precision
 from ..explain import activation_share, grad_cam
 from ..inference import binary, encode_dataset
 from ..probes import probe_accuracy
-from ..train import TrainResult
+from ..train import MONITOR_PREFIX, TrainResult
 from .claims import difference, interval
 from .setup import Study
 
@@ -39,6 +44,10 @@ TEST_SETS = (
 """Table 1's test data: intact dominoes, then each block alone with the other randomised or blanked."""
 BLOCKS = ("simple", "complex")
 CAM_BATCH = 32
+MONITORS = {f"{variant} ({flavour})": {"variant": variant, "flavour": flavour}
+            for variant, flavour in TEST_SETS if variant != "both"}
+"""``TrainConfig.monitors`` of the learning curves: the validation items with one block blanked or randomised, ranked
+at every validation step against the database codes of that step (``a2lib.train.trainer``)."""
 
 
 def test_set_name(variant: str, flavour: str) -> str:
@@ -239,6 +248,80 @@ def complex_probe(model, data: Study | Mapping[str, Dataset], flavour: str = "bl
                           **probe_options)
 
 
-__all__ = ["BLOCKS", "FLAVOURS", "TEST_SETS", "bias_by_flavour", "bias_numbers", "block_masks", "block_share",
-           "block_signal", "complex_probe", "explained_variance_share", "over_seeds", "paired_gap", "seed_rows",
-           "table1_rows", "test_set_name", "variant_test_sets", "variant_maps"]
+FALL_TOLERANCE = 0.02
+"""``fall_onset``'s default: a drop of more than 0.02 mAP (2 points) below the lowest dose's value counts as a fall."""
+
+
+def learning_curves(results: Mapping, prefix: str = "validation mAP, ") -> list[dict]:
+    """``{run, iteration, quantity, value}`` rows (``a2lib.workbook.plots.training_curves``' records) from each
+    result's history, ``run`` its key in ``results``: quantity ``<prefix>both`` is the validation mAP on the intact
+    validation items (``val_map``), the others each monitor (``monitor/<name>``, ``MONITORS``); iterations without
+    validation are left out, and a result trained without monitors gives only its ``both`` rows."""
+    rows = []
+    for run, result in results.items():
+        for record in result.history:
+            if record.get("val_map") is None:
+                continue
+            scores = {"both": record["val_map"], **{key[len(MONITOR_PREFIX):]: value for key, value in record.items()
+                                                    if key.startswith(MONITOR_PREFIX)}}
+            rows += [{"run": run, "iteration": record["iteration"], "quantity": prefix + test, "value": float(value)}
+                     for test, value in scores.items()]
+    return rows
+
+
+def fall_onset(doses: Sequence[float], scores: Sequence[float], tolerance: float = FALL_TOLERANCE) -> float | None:
+    """The smallest dose whose score lies more than ``tolerance`` below the score at the smallest dose (the η from
+    which intact mAP starts to fall), or None when no dose does. ``doses`` need not be sorted."""
+    doses, scores = np.asarray(doses, dtype=float), np.asarray(scores, dtype=float)
+    if doses.ndim != 1 or doses.shape != scores.shape or len(doses) < 2:
+        raise ValueError(f"fall_onset needs two or more doses and one score per dose, got {len(doses)} doses and "
+                         f"{scores.shape} scores")
+    if len(np.unique(doses)) != len(doses) or not np.isfinite(doses).all() or not np.isfinite(scores).all():
+        raise ValueError("fall_onset needs distinct finite doses and finite scores; average repeated doses first")
+    order = np.argsort(doses)
+    doses, scores = doses[order], scores[order]
+    fallen = np.flatnonzero(scores[1:] < scores[0] - tolerance)
+    return float(doses[1 + fallen[0]]) if len(fallen) else None
+
+
+def _per_seed(values: Sequence[float]):
+    """One seed's value as a number, several seeds' as a list (the results files' convention, ``claims``)."""
+    return [float(v) for v in values] if len(values) > 1 else float(values[0])
+
+
+def dose_response(scores: Mapping[tuple, Mapping[str, float]], dose: str = "η",
+                  tolerance: float = FALL_TOLERANCE) -> dict:
+    """A dose response from ``{(dose, seed): variant_maps(...)}``: ``map`` ``{dose: {test: value or [one per seed]}}``
+    (doses as ``{:g}`` text, in increasing order), ``ends`` the same at the smallest and the largest dose (keys
+    ``smallest <dose>``, ``largest <dose>``) and ``fall_onset``: the dose from which the mean intact ("both") mAP
+    lies more than ``tolerance`` below its value at the smallest dose (``fall_onset``), or None."""
+    by_dose: dict[float, dict[str, list[float]]] = {}
+    for (level, _seed), by_test in scores.items():
+        for test, value in by_test.items():
+            by_dose.setdefault(float(level), {}).setdefault(test, []).append(float(value))
+    if len(by_dose) < 2:
+        raise ValueError(f"a dose response needs two or more doses, got {sorted(by_dose)}")
+    doses = sorted(by_dose)
+    table = {f"{level:g}": {test: _per_seed(values) for test, values in by_dose[level].items()} for level in doses}
+    onset = fall_onset(doses, [np.mean(by_dose[level]["both"]) for level in doses], tolerance)
+    return {"map": table, "ends": {f"smallest {dose}": table[f"{doses[0]:g}"],
+                                   f"largest {dose}": table[f"{doses[-1]:g}"]},
+            "fall_onset": onset}
+
+
+def mean_curves(table: Mapping[str, Mapping[str, object]], tests: Sequence[str]) -> dict[str, dict[float, float]]:
+    """``{test: {dose: mean over seeds}}`` of ``dose_response(...)["map"]`` for ``tests`` (``plots.dose_curves``)."""
+    return {test: {float(level): float(np.mean(by_test[test])) for level, by_test in table.items()} for test in tests}
+
+
+def escape_options(fraction: float) -> dict:
+    """The data set options that randomise the simple block on a ``fraction`` of the training images (the escape
+    exercise): none at 0, so that p = 0 is the model trained on the data as is (one cache entry, not two)."""
+    fraction = check_simple_randomised(fraction)
+    return {"simple_randomised": fraction} if fraction else {}
+
+
+__all__ = ["BLOCKS", "FALL_TOLERANCE", "FLAVOURS", "MONITORS", "TEST_SETS", "bias_by_flavour", "bias_numbers",
+           "block_masks", "block_share", "block_signal", "complex_probe", "dose_response", "escape_options",
+           "explained_variance_share", "fall_onset", "learning_curves", "mean_curves", "over_seeds", "paired_gap",
+           "seed_rows", "table1_rows", "test_set_name", "variant_test_sets", "variant_maps"]

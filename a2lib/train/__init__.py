@@ -8,14 +8,15 @@
 """
 from ..inference import binary, encode_dataset, map_dataset
 from .cache import (CACHE_FORMAT_VERSION, build_model, config_key, entry_dir, entry_key, load_cached, load_dataset,
-                    load_or_train, save_entry, write_result)
+                    load_or_train, monitor_sets, save_entry, write_result)
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
-from .config import DB_CODES, OPTIMIZERS, RUNTIME_FIELDS, TrainConfig, TrainResult
+from .config import DB_CODES, MONITOR_PREFIX, OPTIMIZERS, RUNTIME_FIELDS, TrainConfig, TrainResult
 from .trainer import Trainer, dataset_labels, split_validation, train
 
 __all__ = [
-    "CACHE_FORMAT_VERSION", "CHECKPOINT_NAME", "DB_CODES", "HISTORY_NAME", "OPTIMIZERS", "RUNTIME_FIELDS",
-    "TrainConfig", "TrainResult", "Trainer", "binary", "build_model", "config_key", "cpu_state", "dataset_labels",
-    "encode_dataset", "entry_dir", "entry_key", "load_cached", "load_dataset", "load_or_train", "map_dataset",
-    "restore_rng", "rng_state", "save_entry", "split_validation", "train", "write_history", "write_result",
+    "CACHE_FORMAT_VERSION", "CHECKPOINT_NAME", "DB_CODES", "HISTORY_NAME", "MONITOR_PREFIX", "OPTIMIZERS",
+    "RUNTIME_FIELDS", "TrainConfig", "TrainResult", "Trainer", "binary", "build_model", "config_key", "cpu_state",
+    "dataset_labels", "encode_dataset", "entry_dir", "entry_key", "load_cached", "load_dataset", "load_or_train",
+    "map_dataset", "monitor_sets", "restore_rng", "rng_state", "save_entry", "split_validation", "train",
+    "write_history", "write_result",
 ]

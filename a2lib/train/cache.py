@@ -195,21 +195,32 @@ def entry_lock(path: Path, verbose: bool = True):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def monitor_sets(config: TrainConfig, root=None) -> dict[str, Dataset]:
+    """The data set of each ``config.monitors`` entry: the training split with ``dataset_options`` overridden by the
+    monitor's options (``load_dataset``'s loader)."""
+    return {name: load(config.dataset, "train", root=str(root or folders.data_root()),
+                       **{**config.dataset_options, **options}) for name, options in config.monitors.items()}
+
+
 def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: bool = True, retrain: bool = False,
-                  dataset: Dataset | None = None) -> TrainResult:
+                  dataset: Dataset | None = None, monitors: dict[str, Dataset] | None = None) -> TrainResult:
     """The trained model, learned database codes and history for ``config``: from the cache, else trained and cached.
 
     The dataset is ``dataset`` when given (any labelled dataset: ``config.dataset`` is then only a label), else
     ``a2lib.data.load(config.dataset, "train", root=data_root, **config.dataset_options)``; the entry is keyed by the
     config and the dataset's fingerprint (module docstring). The model is ``a2lib.models.build(config.model,
     config.bits, backbone=config.backbone, **config.model_options)`` seeded by ``config.seed``. ``retrain=True``
-    ignores an existing entry and overwrites it.
+    ignores an existing entry and overwrites it. ``config.monitors`` data sets come from ``monitors=`` (needed with
+    ``dataset=``) or are loaded like the training set (``monitor_sets``), and only when training.
     """
     if dataset is None:
         dataset = load_dataset(config, "train", data_root)
     elif data_root is not None:
         raise ValueError("pass either dataset= (the training set itself) or data_root= (where config.dataset is "
                          "loaded from), not both")
+    elif config.monitors and monitors is None:
+        raise ValueError(f"config.monitors names {sorted(config.monitors)}: with dataset= pass monitors={{name: "
+                         "dataset}} too (the training items in each monitor's form)")
     data_fingerprint = fingerprint(dataset)
     entry = entry_dir(config, data_fingerprint, cache_dir)
     with entry_lock(entry, verbose):
@@ -221,11 +232,14 @@ def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: 
         partial = entry.with_name(entry.name + PARTIAL_SUFFIX)
         if retrain:
             shutil.rmtree(partial, ignore_errors=True)
-        result = train(build_model(config), dataset, config, checkpoint_dir=partial, verbose=verbose)
+        if monitors is None:
+            monitors = monitor_sets(config, data_root)
+        result = train(build_model(config), dataset, config, checkpoint_dir=partial, verbose=verbose,
+                       monitors=monitors)
         save_entry(result, cache_dir)
         shutil.rmtree(partial, ignore_errors=True)
     return result
 
 
 __all__ = ["CACHE_FORMAT_VERSION", "build_model", "config_key", "entry_dir", "entry_key", "entry_lock",
-           "load_cached", "load_dataset", "load_or_train", "save_entry", "write_result"]
+           "load_cached", "load_dataset", "load_or_train", "monitor_sets", "save_entry", "write_result"]

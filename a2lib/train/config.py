@@ -40,8 +40,19 @@ POSITIVE_NUMBER_FIELDS = ("lr", "lr_decay_factor")
 NON_NEGATIVE_NUMBER_FIELDS = ("momentum", "weight_decay")
 TEXT_FIELDS = ("dataset", "model", "backbone", "device")
 BOOL_FIELDS = ("similarity_reweight", "grad_diagnostic")
+MONITOR_PREFIX = "monitor/"
+"""History key prefix of a monitor's validation mAP (``TrainConfig.monitors``)."""
 MODEL_FIELDS = ("bits", "backbone")
 """Model config fields that are TrainConfig fields of their own; every other one belongs in ``model_options``."""
+
+
+def check_monitors(monitors) -> None:
+    """Refuse ``TrainConfig.monitors`` that is not a dict of non-empty names to dicts of data set options."""
+    if not isinstance(monitors, dict) or not all(isinstance(name, str) and name and isinstance(options, dict)
+                                                 for name, options in monitors.items()):
+        raise ValueError("TrainConfig.monitors must map a name to a dict of data set options overriding "
+                         "dataset_options, e.g. {'complex-only (blanked)': {'variant': 'complex-only', "
+                         f"'flavour': 'blanked'}}; got {monitors!r}")
 
 
 def _jsonable(value):
@@ -83,6 +94,10 @@ class TrainConfig:
     codes used for validation (models without learned codes always use their encoded database).
     ``grad_diagnostic``: record each loss term's gradient norm and share on the trunk per outer iteration
     (``a2lib.train.trainer``; it does not change training).
+    ``monitors``: name -> data set options that override ``dataset_options`` to give the same items in another form
+    (e.g. ``{"variant": "complex-only", "flavour": "blanked"}`` for dominoes); at each validation step the
+    validation items of each are ranked against the same database codes, recorded as ``monitor/<name>`` in the
+    history (learning dynamics; training is unchanged). Part of the cache key when not empty.
     ``device``, ``grad_diagnostic`` and the GPU-efficiency fields ``precision`` ("auto" | "bf16" | "fp32": bf16
     autocast of the forward pass), ``channels_last``, ``num_workers`` (DataLoader workers, with pinned memory and
     persistent workers on CUDA) and ``cudnn_benchmark`` are runtime choices and not part of the cache key; "auto"
@@ -112,6 +127,7 @@ class TrainConfig:
     eval_every: int = 5
     eval_batch_size: int = 64
     db_codes: str = "learned"
+    monitors: dict = field(default_factory=dict)
     seed: int = 0
     device: str = "auto"
     num_workers: int | str = AUTO
@@ -149,6 +165,7 @@ class TrainConfig:
         for name in ("dataset_options", "model_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"TrainConfig.{name} must be a dict, got {getattr(self, name)!r}")
+        check_monitors(self.monitors)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.db_codes not in DB_CODES:
@@ -214,8 +231,10 @@ class TrainConfig:
         return cls(**copy.deepcopy(values))
 
     def key_dict(self) -> dict:
-        """The fields that define the result (all but the runtime ones), for cache keys and resume checks."""
-        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
+        """The fields that define the result (all but the runtime ones), for cache keys and resume checks; no
+        ``monitors`` entry when there are none, so configs without monitors keep the keys they had before it."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in RUNTIME_FIELDS and not (k == "monitors" and not v)}
 
 
 @dataclass
@@ -226,8 +245,8 @@ class TrainResult:
     validation items ``val_indices``); for methods without learned database codes (``model.asymmetric`` False), B is
     the encoded database, the sign of the kept model's encoding of those items. db_labels: their labels.
     history: one dict per outer iteration (``iteration`` 1-based, ``lr``, ``loss`` and each term's batch mean,
-    ``val_map`` when evaluated, ``elapsed_s``, and with ``grad_diagnostic`` each term's ``grad_norm/<term>`` and
-    ``grad_share/<term>`` on the shared trunk, ``a2lib.diagnostics``).
+    ``val_map`` and each monitor's ``monitor/<name>`` when evaluated, ``elapsed_s``, and with ``grad_diagnostic``
+    each term's ``grad_norm/<term>`` and ``grad_share/<term>`` on the shared trunk, ``a2lib.diagnostics``).
     data_fingerprint: ``a2lib.data.identity.fingerprint`` of the training set it was trained on (None for a result
     not made by ``train``).
     """
@@ -259,4 +278,4 @@ class TrainResult:
         return binary(codes, "encoded database codes")
 
 
-__all__ = ["DB_CODES", "OPTIMIZERS", "RUNTIME_FIELDS", "TrainConfig", "TrainResult"]
+__all__ = ["DB_CODES", "MONITOR_PREFIX", "OPTIMIZERS", "check_monitors", "RUNTIME_FIELDS", "TrainConfig", "TrainResult"]

@@ -25,6 +25,11 @@ mode, with the global random generators seeded and restored around it (``a2lib.d
 optimiser step, no draw from the trainer's generators, no change to BatchNorm statistics or other model state, so the
 weights and codes are bit-identical with and without it.
 
+With ``TrainConfig.monitors`` (learning dynamics), each validation step also ranks the validation items of every
+monitor data set (the same items in another form: for dominoes, one block blanked or randomised) against the same
+database codes as ``val_map`` and records ``monitor/<name>``; it reads no random number (``isolated_rng``) and changes
+no model state (eval mode, no gradients), so training and selection are bit-identical with and without monitors.
+
 ``train`` checks that the config describes the model (``TrainConfig.check_model``), records the training set's
 ``a2lib.data.identity.fingerprint`` in the result and the checkpoint, and warns when ``val_fraction`` > 0 holds out
 no item (validation is then off and the last iteration's state is kept).
@@ -61,7 +66,7 @@ from ..similarity import similarity
 from ..atomic import move_aside, save_atomic
 from .batches import ClassBalancedBatches
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
-from .config import TrainConfig, TrainResult
+from .config import MONITOR_PREFIX, TrainConfig, TrainResult
 from .runtime import resolve_runtime
 
 Callback = Callable[[int, list[dict]], None]
@@ -139,8 +144,10 @@ def _check_finite(terms: dict[str, Tensor], total: Tensor, iteration: int) -> No
 class Trainer:
     """State of one run: the pieces a checkpoint must hold to resume exactly (``train`` is the entry point)."""
 
-    def __init__(self, model, dataset, config: TrainConfig, checkpoint_dir, verbose: bool):
+    def __init__(self, model, dataset, config: TrainConfig, checkpoint_dir, verbose: bool,
+                 monitors: dict[str, Dataset] | None = None):
         self.model, self.dataset, self.config, self.verbose = model, dataset, config, verbose
+        self.monitors = check_monitor_sets(config, dataset, monitors)
         self.device = select_device(config.device, verbose=verbose)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         labels = dataset_labels(dataset)
@@ -350,6 +357,18 @@ class Trainer:
         db = self.B.cpu() if self.asymmetric and cfg.db_codes == "learned" else self.encoded_database()
         return mean_average_precision(q, db, self.labels[self.val_indices], self.db_labels), db
 
+    def monitor(self, db: Tensor) -> dict[str, float]:
+        """``monitor/<name>``: validation mAP of each monitor data set's validation items against ``db``, read with
+        the global generators isolated (module docstring)."""
+        cfg, record = self.config, {}
+        with isolated_rng(cfg.seed):
+            for name, data in self.monitors.items():
+                codes = encode_dataset(self.model, data, cfg.eval_batch_size, self.device, self.val_indices)
+                record[MONITOR_PREFIX + name] = mean_average_precision(
+                    binary(codes, f"monitor {name!r} query codes"), db, self.labels[self.val_indices],
+                    self.db_labels)
+        return record
+
     def run(self, callback: Callback | None) -> TrainResult:
         """Resume when a checkpoint exists, train the remaining outer iterations, return the kept model."""
         cfg = self.config
@@ -364,6 +383,7 @@ class Trainer:
             last = t + 1 == cfg.outer_iterations
             if len(self.val_indices) and ((t + 1) % cfg.eval_every == 0 or last):
                 record["val_map"], db = self.validate()
+                record.update(self.monitor(db))
                 if self.best["val_map"] is None or record["val_map"] >= self.best["val_map"]:
                     self.best = {"iteration": t + 1, "val_map": record["val_map"], "state": cpu_state(self.model),
                                  "B": self.B.cpu().clone() if self.asymmetric else db}
@@ -391,9 +411,26 @@ class Trainer:
                            self.data_fingerprint)
 
 
+def check_monitor_sets(config: TrainConfig, dataset: Dataset,
+                       monitors: dict[str, Dataset] | None) -> dict[str, Dataset]:
+    """The monitor data sets of ``config.monitors``, checked: one per name, each as long as the training set and with
+    the same labels (the same items in another form); a clear error otherwise."""
+    monitors = dict(monitors or {})
+    if set(monitors) != set(config.monitors):
+        raise ValueError(f"TrainConfig.monitors names {sorted(config.monitors)} but monitor data sets were given for "
+                         f"{sorted(monitors)}; pass monitors={{name: dataset}} for exactly the config's names "
+                         "(load_or_train builds them from the config)")
+    labels = dataset_labels(dataset)
+    for name, data in monitors.items():
+        if len(data) != len(dataset) or not torch.equal(dataset_labels(data), labels):
+            raise ValueError(f"monitor data set {name!r} must hold the training set's items in another form (same "
+                             f"length and labels); got {len(data)} items for {len(dataset)}, or other labels")
+    return {name: monitors[name] for name in sorted(monitors)}
+
+
 def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None = None,
           checkpoint_dir: str | os.PathLike | None = None, verbose: bool = True,
-          callback: Callback | None = None) -> TrainResult:
+          callback: Callback | None = None, monitors: dict[str, Dataset] | None = None) -> TrainResult:
     """Train ``model`` on ``dataset`` (its training split) with the asymmetric scheme, or with ``model.loss`` for
     models with ``asymmetric = False``; see the module docstring.
 
@@ -403,10 +440,12 @@ def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None =
 
     ``checkpoint_dir``: a checkpoint (and history.json) is written there after every outer iteration, and a run
     finding one there resumes from it (the config must match). ``callback(iteration, history)`` runs after each
-    outer iteration's checkpoint. Returns the best-on-validation model (eval mode) and its database codes.
+    outer iteration's checkpoint. ``monitors``: ``{name: dataset}`` for each name of ``config.monitors`` (the
+    training items in another form, ``check_monitor_sets``). Returns the best-on-validation model (eval mode) and
+    its database codes.
     """
     config = config or TrainConfig.for_model(model)
-    return Trainer(model, dataset, config, checkpoint_dir, verbose).run(callback)
+    return Trainer(model, dataset, config, checkpoint_dir, verbose, monitors).run(callback)
 
 
-__all__ = ["Trainer", "dataset_labels", "split_validation", "train"]
+__all__ = ["Trainer", "check_monitor_sets", "dataset_labels", "split_validation", "train"]

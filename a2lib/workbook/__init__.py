@@ -28,6 +28,12 @@ def start(profile: str, device: str = "auto"):
     return select_device(device)
 
 
+def skipped(section: str, parameter: str, profile: str, notebook: str) -> None:
+    """Say that a notebook section is off in this profile (its parameter empty) and which profile runs it."""
+    print(f"{section} is not run in profile {profile!r} ({parameter} is empty): it does not fit that profile's time "
+          f"budget. `a2lib run --profile extended --only {notebook[:2]}` runs it, or set {parameter} above.")
+
+
 __all__ = ["NotebookFailed", "NotebookRun", "PROFILES", "PROFILE_DIR", "Profile", "WorkbookError", "activate",
            "discover_notebooks", "ensure_kernel", "load_profile", "main", "plan_parameters", "resolve_device", "run",
-           "select_notebooks", "start"]
+           "select_notebooks", "skipped", "start"]

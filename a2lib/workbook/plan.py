@@ -37,7 +37,7 @@ from ..data.identity import fingerprint
 from ..data.transforms import PAPER_KINDS, PAPER_SIZE
 from ..losses import LossWeights
 from ..models import build
-from ..studies import Study, comparison
+from ..studies import Study, comparison, simplicity
 from ..studies.setup import SHALLOW_METHODS, SHALLOW_REFERENCE
 from ..train import TrainConfig, config_key, entry_dir, split_validation
 from ..train.cache import CONFIG_NAME
@@ -187,18 +187,25 @@ def _table(study: Study, methods, bits_list, why: str) -> list[Request]:
 
 
 def _simplicity(study: Study, p: dict) -> list[Request]:
-    """Notebook 01: every method on the training variant once per seed, and BASELINE on the complex block alone."""
-    variant = p["train_variant"]
-    requests = [(f"table 1 {m}/{b} seed {s}", _config(study, m, b, seed=s, variant=variant))
+    """Notebook 01: every method on the training variant once per seed (with the learning-curve monitors), BASELINE
+    on the complex block alone, A²-Net++ at each η of the dose response and BASELINE at each escape fraction p."""
+    variant, bits, monitors = p["train_variant"], p["bits_list"][-1], simplicity.MONITORS
+    requests = [(f"table 1 {m}/{b} seed {s}", _config(study, m, b, seed=s, variant=variant, monitors=monitors))
                 for s in p["seeds"] for b in p["bits_list"] for m in p["methods"]]
     requests += [(f"reference baseline/{b} complex-only", _config(study, "baseline", b, variant="complex-only"))
                  for b in p["bits_list"]]
+    requests += [(f"dose response eta {eta:g} seed {s}", _config(study, "a2net++", bits, eta=float(eta), seed=s,
+                                                                  variant=variant, monitors=monitors))
+                 for eta in p["eta_values"] for s in p["eta_seeds"]]
+    requests += [(f"escape p {fraction:g} seed {s}", _config(
+        study, "baseline", bits, seed=s, variant=variant, dataset_options=simplicity.escape_options(fraction),
+        monitors=monitors)) for fraction in p["escape_fractions"] for s in p["escape_seeds"]]
     return requests
 
 
 def _training(study: Study, p: dict) -> list[Request]:
     """Notebook 02: methods x bits on its data set and each extra one, Table 7, the η sweep (η = 0: A²-Net),
-    zero-shot."""
+    zero-shot (each left out when its parameter is None / empty)."""
     studies = {study.dataset: study}
     for name, overrides in p["extra_datasets"].items():
         studies[name] = _replace(study, dataset=name, dataset_options={},
@@ -207,13 +214,16 @@ def _training(study: Study, p: dict) -> list[Request]:
     for name, run in studies.items():
         requests += _table(run, p["methods"], p["bits_list"], f"table 2 {name}")
         requests += _table(run, p["other_methods"], p["other_bits"], f"table 2 {name}")
-    requests += [(f"table 7 {step}", config)
-                 for step, config in comparison.ablation_configs(study, p["ablation_bits"]).items()]
-    requests.append(("eta 0 (A²-Net)", _config(study, "a2net", p["eta_bits"])))
-    requests += [(f"eta {eta}", _config(study, "a2net++", p["eta_bits"], eta=eta)) for eta in p["eta_values"]]
-    seen, _ = comparison.zero_shot_classes(study, p["unseen_fraction"])
-    requests += [(f"table 4 {m}/{b}", comparison.zero_shot_config(study, m, b, seen))
-                 for b in p["zero_shot_bits"] for m in p["zero_shot_methods"]]
+    if p["ablation_bits"] is not None:
+        requests += [(f"table 7 {step}", config)
+                     for step, config in comparison.ablation_configs(study, p["ablation_bits"]).items()]
+    if p["eta_values"]:
+        requests.append(("eta 0 (A²-Net)", _config(study, "a2net", p["eta_bits"])))
+        requests += [(f"eta {eta}", _config(study, "a2net++", p["eta_bits"], eta=eta)) for eta in p["eta_values"]]
+    if p["zero_shot_methods"]:
+        seen, _ = comparison.zero_shot_classes(study, p["unseen_fraction"])
+        requests += [(f"table 4 {m}/{b}", comparison.zero_shot_config(study, m, b, seen))
+                     for b in p["zero_shot_bits"] for m in p["zero_shot_methods"]]
     return requests
 
 
@@ -362,7 +372,7 @@ def training_plan(profile: str | Profile, only: Sequence[str] | None = None, not
     return Plan(prof.name, list(items.values()), data_sets.cache_dir, data_sets.root)
 
 
-def _options(config: TrainConfig) -> str:
+def config_options(config: TrainConfig) -> str:
     """What sets a config apart, shortly: model options, η, data options."""
     parts = [f"{k}={v}" for k, v in sorted(config.model_options.items())]
     if config.loss_weights.eta != LossWeights().eta:
@@ -387,7 +397,7 @@ def format_plan(plan: Plan, tflops: float = ASSUMED_TFLOPS, rows: bool = True) -
         for number, item in enumerate(plan.items, 1):
             c = item.config
             lines.append(f"| {number} | {item.status} | {item.key[:10]} | {c.dataset} | {c.model} | {c.bits} | "
-                         f"{_options(c)} | {item.image_passes:,} | {item.train_flops / PETA:.3g} | "
+                         f"{config_options(c)} | {item.image_passes:,} | {item.train_flops / PETA:.3g} | "
                          f"{'; '.join(item.requests)} |")
     return "\n".join(lines)
 

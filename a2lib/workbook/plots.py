@@ -247,12 +247,12 @@ def _ordered(names: Iterable[str]) -> list[str]:
 
 
 def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
-                    title: str | None = None):
+                    title: str | None = None, ylim: tuple[float, float] | None = None):
     """Training curves (notebook 02): one row of panels per logged quantity, one column per code length (each
     panel its own y axis: 12- and 48-bit losses differ in scale), one line per method in its colour. ``records`` are
     ``{run, iteration, quantity, value}`` (``studies.comparison.history_records`` or ``gradient_share_records``),
     ``run`` a ``(method, bits)`` key. Panels are titled "<quantity>, <bits> bits"; the y label is ``ylabel`` or the
-    quantity."""
+    quantity; ``ylim`` gives every panel the same y range (e.g. (0, 1) for mAPs compared across panels)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -279,6 +279,8 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
                     label=display_name(method))
         ax.set(xlabel=xlabel, ylabel=ylabel or quantity_label(quantity),
                title=quantity_label(quantity) + ("" if bits is None else f", {bits} bits"))
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles = {}
     for ax in axes.flat:
@@ -362,7 +364,7 @@ def _ndcg_dots(ax, curves, references, k: int) -> None:
                                       label=name))
     ax.set_yticks(range(len(methods)), [display_name(m) for m in methods])
     ax.set(xlabel=f"NDCG@{k}", title=f"every method at k = {k}")
-    ax.legend(handles=handles, loc="lower right")
+    ax.legend(handles=handles, loc="upper left")  # methods rise to the right going up: the top left stays clear
 
 
 def _sorted_bits(matrix) -> "np.ndarray":
@@ -622,7 +624,52 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
     return fig
 
 
-__all__ = ["CAM_NORMALISATION", "METHOD_COLORS", "METHOD_ORDER", "OKABE_ITO", "STUDIED", "attribute_label",
-           "bar_with_ci", "bit_attribute_heatmap", "block_stretch", "cam_grid", "display_name", "image_grid",
+DOSE_COLORS = (OKABE_ITO["black"], OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["bluish green"],
+               OKABE_ITO["orange"], OKABE_ITO["reddish purple"])
+"""Line colours of ``dose_curves``, one per test set in the order given."""
+
+
+def dose_curves(curves: Mapping[str, Mapping[float, float]], *, xlabel: str, ylabel: str = "test mAP",
+                shares: Mapping[float, float] | None = None, share_label: str = "image term's share of the trunk "
+                "gradient", onset: float | None = None, onset_label: str = "intact mAP starts to fall",
+                xscale: str = "linear", title: str | None = None):
+    """Scores against a dose (notebook 01: mAP against η, or against the fraction p of randomised digits): one line
+    per test set (``curves[test][dose]``), optionally a lower panel with ``shares[dose]`` (a share in [0, 1]) and a
+    dotted vertical line at ``onset``. ``xscale="symlog"`` spreads doses over decades while keeping 0."""
+    import matplotlib.pyplot as plt
+
+    rows = 2 if shares else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(6.4, 3.4 * rows), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [2, 1][:rows]})
+    ax = axes[0, 0]
+    for color, (test, values) in zip(DOSE_COLORS * len(curves), curves.items()):
+        x = sorted(values)
+        ax.plot(x, [values[d] for d in x], marker="o", markersize=4, color=color, label=test)
+    ax.set(ylabel=ylabel, ylim=(0.0, 1.02), title=title)
+    if shares:
+        x = sorted(shares)
+        axes[1, 0].plot(x, [shares[d] for d in x], marker="s", markersize=4, color=OKABE_ITO["black"])
+        axes[1, 0].set(ylabel=share_label, ylim=(0.0, 1.0))
+        axes[1, 0].yaxis.label.set_size(TICK_SIZE)
+    for panel in axes[:, 0]:
+        if onset is not None:
+            panel.axvline(onset, color=OKABE_ITO["black"], linestyle=":", linewidth=1.2,
+                          label=onset_label if panel is ax else None)
+        if xscale == "symlog":
+            panel.set_xscale("symlog", linthresh=1.0)
+        else:
+            panel.set_xscale(xscale)
+    doses = sorted({d for values in curves.values() for d in values})
+    if xscale == "symlog" and doses[0] >= 0:  # no empty negative half
+        ax.set_xlim(doses[0], doses[-1] * 1.5 if doses[-1] > 0 else 1.0)
+    axes[-1, 0].set(xlabel=xlabel)
+    ax.legend(loc="best", fontsize=TICK_SIZE)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["CAM_NORMALISATION", "DOSE_COLORS", "METHOD_COLORS", "METHOD_ORDER", "OKABE_ITO", "STUDIED",
+           "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "block_stretch", "cam_grid", "display_name",
+           "dose_curves", "image_grid",
            "measure_bars", "method_color", "ndcg_curves", "quantity_label", "query_time_plot", "ranking",
            "retrieval_grid", "save_figure", "style", "to_display", "training_curves", "value_bars"]

@@ -1,5 +1,8 @@
 """Profiles: YAML files (``a2lib/profiles/<name>.yaml`` or any path) that set every notebook's parameters and the
-default device. ``smoke`` tests the pipeline in minutes, ``quick`` teaches on a CPU, ``full`` reproduces the paper."""
+default device. ``smoke`` tests the pipeline in minutes, ``quick`` teaches on a CPU in 15 minutes, ``extended`` adds
+on a CPU what does not fit them (more code lengths, the ablation, the η sweep, zero-shot), ``full`` reproduces the
+paper. A profile may ``extends: <profile>``: it starts from that profile's notebook blocks and its own entries replace
+the base's, parameter by parameter."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,9 +17,9 @@ if TYPE_CHECKING:
     from ..studies import Study
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "extended", "full")
 PROFILE_SUFFIXES = (".yaml", ".yml")
-PROFILE_KEYS = ("name", "description", "device", "notebooks")
+PROFILE_KEYS = ("name", "description", "device", "extends", "notebooks")
 SHARED_PREFIX = "x-"
 """Top-level profile keys starting with this hold YAML anchors shared by several notebooks (``x-birds: &birds``)."""
 
@@ -68,10 +71,14 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     return where + " ".join(problem.split())
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """Read a profile by name (``smoke``, ``quick``, ``full``) or from a YAML path; a file that is not valid YAML
-    or not a mapping of the allowed keys is a ``WorkbookError`` naming the file and the problem."""
+def load_profile(name_or_path: str, _seen: tuple[Path, ...] = ()) -> Profile:
+    """Read a profile by name (``smoke``, ``quick``, ``extended``, ``full``) or from a YAML path, merged over the
+    profile it ``extends``; a file that is not valid YAML or not a mapping of the allowed keys, or a chain of
+    ``extends`` that returns to itself, is a ``WorkbookError`` naming the file and the problem."""
     path = profile_path(name_or_path)
+    if path.resolve() in _seen:
+        raise WorkbookError(f"profile {path} extends itself through {' -> '.join(p.stem for p in _seen)}; "
+                            "remove the loop from the 'extends' entries")
     try:
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -92,11 +99,14 @@ def load_profile(name_or_path: str) -> Profile:
     if not isinstance(notebooks, dict) or bad:
         raise WorkbookError(f"profile {path}: 'notebooks' must map each notebook name to a mapping of its "
                             f"parameters" + (f" (not so for {', '.join(bad)})" if bad else ""))
+    own = {str(k): dict(v or {}) for k, v in notebooks.items()}
+    base = load_profile(str(spec["extends"]), _seen + (path.resolve(),)) if spec.get("extends") else Profile(path.stem)
+    merged = {name: {**base.notebooks.get(name, {}), **own.get(name, {})} for name in {**base.notebooks, **own}}
     return Profile(
         name=spec.get("name", path.stem),
-        description=spec.get("description", ""),
-        device=spec.get("device", "auto"),
-        notebooks={str(k): dict(v or {}) for k, v in notebooks.items()},
+        description=spec.get("description", base.description),
+        device=spec.get("device", base.device),
+        notebooks=merged,
     )
 
 

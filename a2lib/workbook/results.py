@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Collection, Iterator, Mapping, Sequence
 
-from .paths import results_dir, workbook_root
+from .paths import notebooks_dir, results_dir, workbook_root
 
 SUMMARY_NAME = "SUMMARY.md"
 TIMINGS_NAME = "timings.json"
@@ -32,6 +32,8 @@ README_NAME = "README.md"
 README_PROFILE = "quick"
 """The profile whose committed results the README's generated block shows."""
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+TIMING_BEGIN, TIMING_END = "<!-- timing:begin -->", "<!-- timing:end -->"
+"""Markers of the generated run-time line in each notebook's opening cell (``update_notebook_timings``)."""
 README_NOTE = ("<!-- generated from results/{profile}/*.json by a2lib.workbook.results.write_summary (every "
                "`a2lib run --profile {profile}` rewrites it): do not edit by hand -->")
 CLAIM_COLUMNS = ("claim", "paper", "statement", "this run", "verdict", "why")
@@ -286,6 +288,51 @@ def update_readme(profile: str = README_PROFILE) -> Path:
     return path
 
 
+def timing_line(profile: str, notebook: str) -> str:
+    """The opening cell's run-time line of ``notebook`` (markers included) from ``results/<profile>/timings.json``."""
+    path = results_dir(profile, create=False) / TIMINGS_NAME
+    tree = _read(path) if path.is_file() else {"notebooks": {}}
+    entry = tree["notebooks"].get(notebook)
+    if entry is None:
+        text = f"No measured run time of `{profile}` yet (`a2lib run --profile {profile}` writes it here)."
+    else:
+        box, cache = tree["machine"], tree.get("cache_entries") or {}
+        start = ("an empty model cache" if cache.get("before") == 0 else
+                 f"{cache['before']} models already in the cache" if cache.get("before") else "the cache as it was")
+        text = (f"Measured run time in `{profile}`: **{entry['seconds']:,.0f} s** ({entry['status']}) in run "
+                f"`{tree['run']}` of {tree['date']}, from {start}, on {box['cpu_cores']} CPU cores (torch "
+                f"{box['torch']}, {box['torch_threads']} threads, accelerator: {box['accelerator']}); the whole "
+                f"workbook took {tree['total_s']:,.0f} s (`results/{profile}/timings.json`).")
+    return f"{TIMING_BEGIN}\n{text}\n{TIMING_END}"
+
+
+def notebook_timing_block(source: str) -> str:
+    """The generated run-time block of a notebook cell's source; an error if the markers are missing."""
+    begin, end = source.find(TIMING_BEGIN), source.find(TIMING_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"the notebook's opening cell needs a run-time block between {TIMING_BEGIN} and {TIMING_END}")
+    return source[begin:end + len(TIMING_END)]
+
+
+def update_notebook_timings(profile: str = README_PROFILE, folder: Path | None = None) -> list[Path]:
+    """Rewrite the run-time line of the opening cell of every notebook in ``results/<profile>/timings.json``."""
+    path = results_dir(profile, create=False) / TIMINGS_NAME
+    names = list(_read(path)["notebooks"]) if path.is_file() else []
+    written = []
+    for name in names:
+        notebook = Path(folder or notebooks_dir()) / f"{name}.ipynb"
+        if not notebook.is_file():
+            continue
+        tree = json.loads(notebook.read_text())
+        cell = tree["cells"][0]
+        source = "".join(cell["source"])
+        cell["source"] = source.replace(notebook_timing_block(source), timing_line(profile, name)).splitlines(
+            keepends=True)
+        notebook.write_text(json.dumps(tree, indent=1, ensure_ascii=False) + "\n")
+        written.append(notebook)
+    return written
+
+
 def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
     """Markdown for ``results/<profile>/*.json``: this run's numbers (notebook | quantity | value), then every other
     file's numbers marked with the run that wrote them and why they are stale. ``statuses``: notebook -> ok/FAILED
@@ -319,17 +366,20 @@ def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
 
 def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[str, Path]:
     """Write ``results/<profile>/SUMMARY.md`` and, for ``README_PROFILE`` when the workbook has a README with a
-    results block, that block (``update_readme``); returns the summary and its path."""
+    results block, that block (``update_readme``) and the notebooks' run-time lines (``update_notebook_timings``);
+    returns the summary and its path."""
     table = summary_table(profile, run, statuses)
     path = results_dir(profile) / SUMMARY_NAME
     path.write_text(table)
     readme = readme_path()
     if profile == README_PROFILE and readme.is_file() and README_BEGIN in readme.read_text():
         update_readme(profile)
+        update_notebook_timings(profile)
     return table, path
 
 
 __all__ = ["README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "claims_markdown",
            "claims_table", "current_readme_block", "current_run", "flatten_numbers", "load_results", "markdown_table",
            "machine", "new_run_id", "readme_block", "readme_path", "results_tables", "save_results", "summary_table",
-           "timings_markdown", "update_readme", "write_summary", "write_timings"]
+           "timing_line", "timings_markdown", "update_notebook_timings", "update_readme", "write_summary",
+           "write_timings"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
@@ -160,12 +159,12 @@ def run(
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
                 _report_failure(path.stem, output, err)
-                _finish(records, out_dir, prof.name, run_id, cached_before)
+                _finish(records, prof.name, run_id, cached_before)
                 raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
             records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
             tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
     bar.close()
-    _finish(records, out_dir, prof.name, run_id, cached_before)
+    _finish(records, prof.name, run_id, cached_before)
     return records
 
 
@@ -177,15 +176,13 @@ def cache_entries() -> int:
     return sum(1 for p in root.iterdir() if p.is_dir() and "." not in p.name) if root.is_dir() else 0
 
 
-def _finish(records: list[NotebookRun], out_dir: Path, profile: str, run_id: str, cached_before: int) -> None:
+def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int) -> None:
     """Print and save the timings, then write and print the summary of this run's results."""
     total = sum(r.seconds for r in records)
     print("\n| notebook | status | wall time (s) |\n|---|---|---|")
     for r in records:
         print(f"| {r.name} | {OK if r.ok else FAILED} | {r.seconds:.1f} |")
     print(f"| total | | {total:.1f} |\n")
-    timings = {r.name: {"seconds": round(r.seconds, 2), "ok": r.ok} for r in records}
-    (out_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     statuses = {r.name: OK if r.ok else FAILED for r in records}
     write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses,
                   {"before": cached_before, "after": cache_entries()})
