@@ -9,6 +9,7 @@ helper returns its matplotlib figure.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,10 @@ from ..studies.paper import display_name
 from .paths import figures_dir
 
 DPI = 150
+WRAP_COLUMNS = 3
+"""Panels per row of ``training_curves`` when all runs share one code length."""
+PANEL_TITLE_WIDTH = 40
+"""Characters per line of a ``training_curves`` panel title (a longer one wraps instead of running into the next)."""
 METHOD_ORDER = ("baseline", "exchnet", "a2net", "a2net++", "itq", "sdh", "dpsh", "hashnet", "csq", "orthocos")
 """Every method of the comparison, the four studied ones first; each keeps one colour across every figure."""
 STUDIED = METHOD_ORDER[:4]
@@ -249,7 +254,8 @@ def _ordered(names: Iterable[str]) -> list[str]:
 def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
                     title: str | None = None, ylim: tuple[float, float] | None = None):
     """Training curves (notebook 02): one row of panels per logged quantity, one column per code length (each
-    panel its own y axis: 12- and 48-bit losses differ in scale), one line per method in its colour. ``records`` are
+    panel its own y axis: 12- and 48-bit losses differ in scale; with one code length the quantities fill rows of
+    ``WRAP_COLUMNS`` panels), one line per method in its colour. ``records`` are
     ``{run, iteration, quantity, value}`` (``studies.comparison.history_records`` or ``gradient_share_records``),
     ``run`` a ``(method, bits)`` key. Panels are titled "<quantity>, <bits> bits"; the y label is ``ylabel`` or the
     quantity; ``ylim`` gives every panel the same y range (e.g. (0, 1) for mAPs compared across panels)."""
@@ -265,10 +271,13 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
         raise ValueError("training_curves got no records; pass history_records of trained results")
     quantities = _ordered(q for q, _ in series)
     bits_list = sorted({b for _, b in series}, key=lambda b: (b is None, b if b is not None else 0))
-    fig, axes = plt.subplots(len(quantities), len(bits_list), figsize=(4.2 * len(bits_list), 2.5 * len(quantities)),
-                             squeeze=False)
-    for (row, quantity), (col, bits) in ((r, c) for r in enumerate(quantities) for c in enumerate(bits_list)):
-        ax = axes[row][col]
+    panels = [(quantity, bits) for quantity in quantities for bits in bits_list]
+    ncols = len(bits_list) if len(bits_list) > 1 else min(len(panels), WRAP_COLUMNS)
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (quantity, bits) in zip(axes.flat, panels):
         lines = series.get((quantity, bits))
         if not lines:
             ax.axis("off")
@@ -278,7 +287,8 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
             ax.plot(x, y, marker=METHOD_MARKERS.get(method, "o"), markersize=4, color=method_color(method),
                     label=display_name(method))
         ax.set(xlabel=xlabel, ylabel=ylabel or quantity_label(quantity),
-               title=quantity_label(quantity) + ("" if bits is None else f", {bits} bits"))
+               title=textwrap.fill(quantity_label(quantity) + ("" if bits is None else f", {bits} bits"),
+                                   PANEL_TITLE_WIDTH))
         if ylim is not None:
             ax.set_ylim(*ylim)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
