@@ -22,7 +22,7 @@ from pathlib import Path
 
 from a2lib.workbook import paths
 from a2lib.workbook.plan import config_options, training_plan
-from a2lib.workbook.results import TIMINGS_NAME, results_dir
+from a2lib.workbook.results import machine_text, read_timings
 
 
 def run_profile(profile: str, cache: Path) -> None:
@@ -62,8 +62,7 @@ def outside_training(rows: list[dict], timings: dict) -> list[dict]:
 
 
 def markdown(rows: list[dict], notebooks: list[dict], timings: dict) -> str:
-    lines = [f"Run `{timings['run']}` of {timings['date']} ({timings['machine']['cpu_cores']} CPU cores, "
-             f"{timings['machine']['torch_threads']} torch threads, accelerator {timings['machine']['accelerator']}); "
+    lines = [f"Run `{timings['run']}` of {timings['date']} ({machine_text(timings['machine'])}); "
              f"cache entries before/after: {timings.get('cache_entries')}", "",
              "| model | bits | data | seed | options | wall s | images/s | asked for by notebooks |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: -(r["seconds"] or 0)):
@@ -99,10 +98,10 @@ def main(argv=None) -> None:
             raise SystemExit(f"--run needs an empty model cache; {cache} holds entries")
         run_profile(args.profile, cache)
     cache = cache or Path(os.environ["A2LIB_CACHE"])
-    timings_path = results_dir(args.profile, create=False) / TIMINGS_NAME
-    if not timings_path.is_file():
-        raise SystemExit(f"no {timings_path}: run the profile first (a2lib run --profile {args.profile}) or pass --run")
-    timings = json.loads(timings_path.read_text())
+    timings = read_timings(args.profile)
+    if timings is None:
+        raise SystemExit(f"no results/{args.profile}/timings.json: run the profile first (a2lib run --profile "
+                         f"{args.profile}) or pass --run")
     rows = training_rows(args.profile, cache)
     text = markdown(rows, outside_training(rows, timings), timings)
     print(text)

@@ -50,6 +50,15 @@ def test_the_readme_results_block_is_what_the_committed_results_give(monkeypatch
                              "update_readme; update_readme()'")
 
 
+def test_the_committed_derived_numbers_are_what_the_committed_results_give(monkeypatch):
+    monkeypatch.setenv("A2LIB_ROOT", str(ROOT))
+    profile = results.README_PROFILE
+    saved = json.loads((ROOT / "results" / profile / results.DERIVED_NAME).read_text())
+    assert saved == json.loads(json.dumps(results.derived_numbers(results.load_results(profile)))), (
+        f"results/{profile}/{results.DERIVED_NAME} differs from what results/{profile}/*.json give; regenerate it "
+        "with a run (write_summary writes it)")
+
+
 @pytest.mark.parametrize("notebook", sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")))
 def test_each_notebooks_run_time_line_is_what_the_committed_timings_give(monkeypatch, notebook):
     monkeypatch.setenv("A2LIB_ROOT", str(ROOT))

@@ -116,6 +116,22 @@ def test_readme_block_holds_the_claims_with_computed_verdicts_and_the_tables(roo
     assert "| does not hold | ExchNet − ADSH = -0.097, 95% interval" in seeded, "three seeds: ExchNet < ADSH is shown"
 
 
+def test_derived_numbers_hold_the_shown_means_intervals_and_claim_differences(root):
+    _write(root, "02_training", "R", seeds=[0, 1, 2], table2={
+        key: {"map": [value["map"], value["map"] + 0.01, value["map"] - 0.01]} for key, value in TABLE2.items()})
+    derived = results.derived_numbers(results.load_results("p"))
+    # sd 0.01 over 3 seeds: half-width t(0.975, 2) x 0.01 / sqrt(3) = 4.3027 x 0.005774 = 0.0248
+    assert derived["over_seeds"]["02_training.table2.synth-birds/48/exchnet.map"] == {"mean": 0.305, "ci95": 0.025,
+                                                                                       "seeds": 3}
+    assert "02_training.seeds" not in derived["over_seeds"], "a list of integers is seed ids, not values over seeds"
+    order = [c for c in derived["claims"] if c["claim"] == "T2-order"][0]
+    assert order["verdict"] == "does not hold"
+    assert {"mean": -0.097, "low": -0.097, "high": -0.097, "ci95": 0.0, "seeds": 3} in order["differences"]
+    results.write_summary("p", "R", {"02_training": OK})
+    saved = json.loads((root / "results" / "p" / results.DERIVED_NAME).read_text())
+    assert saved == json.loads(json.dumps(derived)) and set(results.load_results("p")) == {"02_training"}
+
+
 def test_update_readme_replaces_only_the_block_and_needs_the_markers(root):
     _write(root, "02_training", "R", table2=TABLE2)
     path = _readme(root)

@@ -131,6 +131,8 @@ class Verdict:
     verdict: str = NOT_TESTABLE
     observed: str = ""
     reason: str = ""
+    differences: tuple = ()
+    """The ``Difference`` of each comparison the verdict rests on (empty when none was judged)."""
 
     def label(self) -> str:
         """The claim's statement with this verdict's placeholder values filled in."""
@@ -313,30 +315,31 @@ def _observed(claim: Claim, items: list[tuple[str, np.ndarray, str]]) -> str:
     return " · ".join(shown)
 
 
-def _judge(claim: Claim, items, exact: bool) -> tuple[str, str]:
-    """(verdict, reason) of the rule's comparisons."""
+def _judge(claim: Claim, items, exact: bool) -> tuple[str, str, tuple[Difference, ...]]:
+    """(verdict, reason, the differences compared) of the rule's comparisons."""
     rule = claim.rule
     if isinstance(rule, Greater):
         pairs = [(items[a], items[b]) for a, b in rule.pairs]
     else:
         pairs = list(itertools.combinations(items, 2))
         if not pairs:
-            return NOT_TESTABLE, f"this run has {len(items)} value(s); comparing needs two or more"
+            return NOT_TESTABLE, f"this run has {len(items)} value(s); comparing needs two or more", ()
     seeds = min(values.size for _, values, _ in items)
     if claim.across_models and not exact and seeds < MIN_SEEDS:
-        return NOT_TESTABLE, f"one seed: a difference between trained models needs ≥ {MIN_SEEDS} seeds"
+        return NOT_TESTABLE, f"one seed: a difference between trained models needs ≥ {MIN_SEEDS} seeds", ()
     outcomes = []
     for (name_a, a, _), (name_b, b, _) in pairs:
         d = difference(a, b, rule.factor if isinstance(rule, Greater) else 1.0, exact)
         outcomes.append((_outcome(rule, d), d, f"{name_a} − {_times(rule)}{name_b} = {d.text()}"))
+    differences = tuple(d for _, d, _ in outcomes)
     failed = [text for verdict, _, text in outcomes if verdict == FAILS]
     if failed:
-        return FAILS, "; ".join(failed)
+        return FAILS, "; ".join(failed), differences
     unsure = [text for verdict, _, text in outcomes if verdict == INCONCLUSIVE]
     if unsure:
-        return INCONCLUSIVE, "the interval includes the boundary: " + "; ".join(unsure)
+        return INCONCLUSIVE, "the interval includes the boundary: " + "; ".join(unsure), differences
     closest = min(outcomes, key=lambda outcome: abs(outcome[1].mean))[2]
-    return HOLDS, closest if len(outcomes) == 1 else f"every comparison holds (closest: {closest})"
+    return HOLDS, closest if len(outcomes) == 1 else f"every comparison holds (closest: {closest})", differences
 
 
 def _times(rule) -> str:
@@ -362,8 +365,8 @@ def evaluate(claim: Claim, results: Mapping[str, Any], exact: bool = False) -> l
     verdicts = []
     for where in bindings:
         items = _items(claim, results, where)
-        verdict, reason = _judge(claim, items, exact)
-        verdicts.append(Verdict(claim, where, verdict, _observed(claim, items), reason))
+        verdict, reason, differences = _judge(claim, items, exact)
+        verdicts.append(Verdict(claim, where, verdict, _observed(claim, items), reason, differences))
     return verdicts
 
 

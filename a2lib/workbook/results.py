@@ -22,6 +22,10 @@ from .paths import notebooks_dir, results_dir, workbook_root
 SUMMARY_NAME = "SUMMARY.md"
 TIMINGS_NAME = "timings.json"
 """The runner's wall times of the last run of a profile (``write_timings``), next to the results but not one."""
+DERIVED_NAME = "derived.json"
+"""The numbers the summary computes from the results (``derived_numbers``), next to them but not one."""
+DERIVED_DECIMALS = 3
+"""Decimals of ``derived_numbers``: those the tables and claims show (``claims.VALUE_FORMAT``)."""
 RUN_ENV = "A2LIB_RUN"
 """The id of the runner's batch; the kernels inherit it and ``save_results`` stamps it into every results file."""
 RESERVED_KEYS = ("profile", "run")
@@ -118,7 +122,8 @@ def load_results(profile: str, names: Collection[str] | None = None) -> dict[str
 
 def _result_paths(profile: str) -> list[Path]:
     folder = results_dir(profile, create=False)
-    return sorted(p for p in folder.glob("*.json") if p.name != TIMINGS_NAME) if folder.is_dir() else []
+    return (sorted(p for p in folder.glob("*.json") if p.name not in (TIMINGS_NAME, DERIVED_NAME))
+            if folder.is_dir() else [])
 
 
 def machine() -> dict[str, Any]:
@@ -145,21 +150,30 @@ def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses
     return path
 
 
+def read_timings(profile: str) -> dict | None:
+    """``results/<profile>/timings.json`` (``write_timings``), or None when the profile has none."""
+    path = results_dir(profile, create=False) / TIMINGS_NAME
+    return _read(path) if path.is_file() else None
+
+
+def machine_text(box: Mapping[str, Any]) -> str:
+    """The machine of a timing (``machine()``) in words."""
+    return (f"{box['cpu_cores']} CPU cores, torch {box['torch']} with {box['torch_threads']} threads, accelerator: "
+            f"{box['accelerator']}")
+
+
 def timings_markdown(profile: str) -> str:
     """The wall-time table of ``timings.json`` (empty when the profile has none)."""
-    path = results_dir(profile, create=False) / TIMINGS_NAME
-    if not path.is_file():
+    tree = read_timings(profile)
+    if tree is None:
         return ""
-    tree = _read(path)
-    box = tree["machine"]
     rows = [{"notebook": name, "status": entry["status"], "wall time (s)": f"{entry['seconds']:,.0f}"}
             for name, entry in tree["notebooks"].items()]
     rows.append({"notebook": "total", "status": "", "wall time (s)": f"{tree['total_s']:,.0f}"})
     cache = tree.get("cache_entries") or {}
     trained = (f"; the model cache held {cache['before']} trained models before the run and {cache['after']} after"
                if {"before", "after"} <= set(cache) else "")
-    return (f"Wall time of run `{tree['run']}` ({tree['date']}; {box['cpu_cores']} CPU cores, torch {box['torch']} "
-            f"with {box['torch_threads']} threads, accelerator: {box['accelerator']}{trained}):\n\n"
+    return (f"Wall time of run `{tree['run']}` ({tree['date']}; {machine_text(tree['machine'])}{trained}):\n\n"
             + markdown_table(rows, ["notebook", "status", "wall time (s)"]))
 
 
@@ -248,6 +262,42 @@ def results_tables(results: Mapping[str, dict]) -> str:
     return "\n\n".join(blocks)
 
 
+def _seed_leaves(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted.key, leaf)`` of every leaf of a results tree that holds one measured value per seed
+    (``claims.samples``): a list of floats or ``{"per_seed": [...]}``; lists of integers (seed ids, sizes) are not."""
+    from ..studies.claims import SEED_KEY
+
+    if isinstance(tree, Mapping) and SEED_KEY not in tree:
+        for key in sorted(tree, key=str):
+            yield from _seed_leaves(tree[key], f"{prefix}.{key}" if prefix else str(key))
+        return
+    values = tree[SEED_KEY] if isinstance(tree, Mapping) else tree
+    if isinstance(values, (list, tuple)) and values and all(isinstance(v, float) for v in values):
+        yield prefix, tree
+
+
+def derived_numbers(results: Mapping[str, dict]) -> dict:
+    """What the summary and the README block compute from ``results`` rather than read: the mean and 95% half-width
+    of every value over seeds (``claims.interval``), and every claim verdict's differences with their intervals,
+    rounded as shown. ``write_summary`` saves it as ``derived.json``, so each shown number has a file it stands in."""
+    from ..studies.claims import interval, samples
+
+    def shown(value):
+        return None if value is None else round(value, DERIVED_DECIMALS)
+
+    over_seeds = {}
+    for name, tree in results.items():
+        for key, leaf in _seed_leaves(tree):
+            values = samples(leaf)
+            mean, half = interval(values)
+            over_seeds[f"{name}.{key}"] = {"mean": shown(mean), "ci95": shown(half), "seeds": int(values.size)}
+    verdicts = [{"claim": v.claim.id, "where": v.where, "verdict": v.verdict,
+                 "differences": [{"mean": shown(d.mean), "low": shown(d.low), "high": shown(d.high),
+                                  "ci95": shown(d.half), "seeds": d.seeds} for d in v.differences]}
+                for v in _verdicts(results)]
+    return {"over_seeds": over_seeds, "claims": verdicts}
+
+
 def readme_block(profile: str = README_PROFILE) -> str:
     """The README's results block (markers included) from ``results/<profile>/*.json``: where the numbers come
     from, the claims table with computed verdicts, and the main tables."""
@@ -290,19 +340,20 @@ def update_readme(profile: str = README_PROFILE) -> Path:
 
 def timing_line(profile: str, notebook: str) -> str:
     """The opening cell's run-time line of ``notebook`` (markers included) from ``results/<profile>/timings.json``."""
-    path = results_dir(profile, create=False) / TIMINGS_NAME
-    tree = _read(path) if path.is_file() else {"notebooks": {}}
-    entry = tree["notebooks"].get(notebook)
+    return _timing_line(read_timings(profile), profile, notebook)
+
+
+def _timing_line(timings: dict | None, profile: str, notebook: str) -> str:
+    entry = (timings or {}).get("notebooks", {}).get(notebook)
     if entry is None:
         text = f"No measured run time of `{profile}` yet (`a2lib run --profile {profile}` writes it here)."
     else:
-        box, cache = tree["machine"], tree.get("cache_entries") or {}
+        cache = timings.get("cache_entries") or {}
         start = ("an empty model cache" if cache.get("before") == 0 else
                  f"{cache['before']} models already in the cache" if cache.get("before") else "the cache as it was")
         text = (f"Measured run time in `{profile}`: **{entry['seconds']:,.0f} s** ({entry['status']}) in run "
-                f"`{tree['run']}` of {tree['date']}, from {start}, on {box['cpu_cores']} CPU cores (torch "
-                f"{box['torch']}, {box['torch_threads']} threads, accelerator: {box['accelerator']}); the whole "
-                f"workbook took {tree['total_s']:,.0f} s (`results/{profile}/timings.json`).")
+                f"`{timings['run']}` of {timings['date']}, from {start}, on {machine_text(timings['machine'])}; the "
+                f"whole workbook took {timings['total_s']:,.0f} s (`results/{profile}/timings.json`).")
     return f"{TIMING_BEGIN}\n{text}\n{TIMING_END}"
 
 
@@ -316,17 +367,16 @@ def notebook_timing_block(source: str) -> str:
 
 def update_notebook_timings(profile: str = README_PROFILE, folder: Path | None = None) -> list[Path]:
     """Rewrite the run-time line of the opening cell of every notebook in ``results/<profile>/timings.json``."""
-    path = results_dir(profile, create=False) / TIMINGS_NAME
-    names = list(_read(path)["notebooks"]) if path.is_file() else []
+    timings = read_timings(profile)
     written = []
-    for name in names:
+    for name in (timings or {}).get("notebooks", {}):
         notebook = Path(folder or notebooks_dir()) / f"{name}.ipynb"
         if not notebook.is_file():
             continue
         tree = json.loads(notebook.read_text())
         cell = tree["cells"][0]
         source = "".join(cell["source"])
-        cell["source"] = source.replace(notebook_timing_block(source), timing_line(profile, name)).splitlines(
+        cell["source"] = source.replace(notebook_timing_block(source), _timing_line(timings, profile, name)).splitlines(
             keepends=True)
         notebook.write_text(json.dumps(tree, indent=1, ensure_ascii=False) + "\n")
         written.append(notebook)
@@ -365,12 +415,14 @@ def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
 
 
 def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[str, Path]:
-    """Write ``results/<profile>/SUMMARY.md`` and, for ``README_PROFILE`` when the workbook has a README with a
+    """Write ``results/<profile>/SUMMARY.md``, ``derived.json`` (``derived_numbers``) and, for ``README_PROFILE`` when the workbook has a README with a
     results block, that block (``update_readme``) and the notebooks' run-time lines (``update_notebook_timings``);
     returns the summary and its path."""
     table = summary_table(profile, run, statuses)
     path = results_dir(profile) / SUMMARY_NAME
     path.write_text(table)
+    derived = derived_numbers(load_results(profile))
+    (results_dir(profile) / DERIVED_NAME).write_text(json.dumps(derived, indent=2, sort_keys=True) + "\n")
     readme = readme_path()
     if profile == README_PROFILE and readme.is_file() and README_BEGIN in readme.read_text():
         update_readme(profile)
@@ -378,8 +430,8 @@ def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[
     return table, path
 
 
-__all__ = ["README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "claims_markdown",
-           "claims_table", "current_readme_block", "current_run", "flatten_numbers", "load_results", "markdown_table",
-           "machine", "new_run_id", "readme_block", "readme_path", "results_tables", "save_results", "summary_table",
-           "timing_line", "timings_markdown", "update_notebook_timings", "update_readme", "write_summary",
-           "write_timings"]
+__all__ = ["DERIVED_NAME", "README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "claims_markdown",
+           "claims_table", "current_readme_block", "current_run", "derived_numbers", "flatten_numbers",
+           "load_results", "machine", "machine_text", "markdown_table", "new_run_id", "read_timings", "readme_block",
+           "readme_path", "results_tables", "save_results", "summary_table", "timing_line", "timings_markdown",
+           "update_notebook_timings", "update_readme", "write_summary", "write_timings"]
