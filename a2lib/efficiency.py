@@ -18,8 +18,9 @@ import faiss
 import numpy as np
 import torch
 
+from .checks import check_positive_int
 from .inference import DEFAULT_BATCH, map_dataset
-from .search import BITS_PER_BYTE, HammingIndex, check_bits, pack_codes, packed_width
+from .search import BITS_PER_BYTE, CODE_LENGTHS, HammingIndex, pack_codes, packed_width
 
 METHODS = ("linear", "balltree", "kdtree", "pq", "hamming", "hamming-ivf", "hamming-hnsw", "faiss-binary-flat")
 DEFAULT_METHODS = ("linear", "balltree", "kdtree", "pq", "hamming", "faiss-binary-flat")
@@ -81,7 +82,7 @@ def random_projection_codes(features: np.ndarray, bits: int, seed: int = 0, mean
                             chunk: int = 100_000) -> np.ndarray:
     """Packed codes ``sign((x - mean) W)`` with Gaussian ``W`` (sign random projection, a stand-in for a trained
     hashing model: its Hamming distance tracks the angle between features)."""
-    bits = check_bits(bits)
+    bits = check_positive_int("bits", bits, meaning=CODE_LENGTHS)
     rng = np.random.default_rng(seed)
     projection = rng.standard_normal((features.shape[1], bits), dtype=np.float32)
     if mean is None:

@@ -23,9 +23,12 @@ import os
 import faiss
 import numpy as np
 
+from .checks import check_int, check_positive_int
 from .inference import binary
 
 BITS_PER_BYTE = 8
+CODE_LENGTHS = "e.g. 12, 24, 32, 48"
+"""Code lengths to suggest when ``bits`` is not a positive integer."""
 KINDS = ("exact", "ivf", "hnsw")
 FAISS_CLASSES = {"exact": faiss.IndexBinaryFlat, "ivf": faiss.IndexBinaryIVF, "hnsw": faiss.IndexBinaryHNSW}
 INDEX_FORMAT = "a2lib.search.HammingIndex"
@@ -47,13 +50,6 @@ SAVE_AGAIN = (
 def packed_width(bits: int) -> int:
     """Bytes per packed code: ``ceil(bits / 8)`` (48 bits -> 6 bytes)."""
     return -(-int(bits) // BITS_PER_BYTE)
-
-
-def check_bits(bits) -> int:
-    """``bits`` as an int after refusing anything but a positive integer code length."""
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
-        raise ValueError(f"bits must be a positive integer (e.g. 12, 24, 32, 48); got {bits!r}")
-    return int(bits)
 
 
 def _to_numpy(codes) -> np.ndarray:
@@ -96,7 +92,7 @@ def pack_codes(codes, bits: int | None = None) -> np.ndarray:
         if array.dtype == np.uint8:
             raise ValueError("uint8 codes are read as packed bytes, so pass bits= to say how many bits they hold")
         bits = array.shape[1]
-    bits = check_bits(bits)
+    bits = check_positive_int("bits", bits, meaning=CODE_LENGTHS)
     width = packed_width(bits)
     if array.dtype == np.uint8 and array.shape[1] == width:
         if array.shape[0] and (array[:, -1] & _padding_mask(bits)).any():
@@ -124,7 +120,7 @@ def pack_codes(codes, bits: int | None = None) -> np.ndarray:
 
 def unpack_codes(packed, bits: int) -> np.ndarray:
     """Inverse of :func:`pack_codes`: float32 codes in {-1, +1} of shape (n, bits)."""
-    bits = check_bits(bits)
+    bits = check_positive_int("bits", bits, meaning=CODE_LENGTHS)
     packed = pack_codes(packed, bits)
     unpacked = np.unpackbits(packed, axis=1, count=bits)
     return unpacked.astype(np.float32) * 2.0 - 1.0
@@ -165,7 +161,7 @@ class HammingIndex:
         ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
         ef_search: int = DEFAULT_HNSW_EF_SEARCH,
     ):
-        self.bits = check_bits(bits)
+        self.bits = check_positive_int("bits", bits, meaning=CODE_LENGTHS)
         if kind not in KINDS:
             raise ValueError(f"unknown HammingIndex kind {kind!r}; choose one of {', '.join(KINDS)}")
         self.kind = kind
@@ -267,8 +263,7 @@ class HammingIndex:
         Returns ``(distances, indices)``: int32 and int64 arrays (nq, k), rows sorted by (distance, index).
         """
         self._check_searchable()
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer; got {k!r}")
+        check_positive_int("k", k)
         if k > self.ntotal:
             raise ValueError(f"k={k} is larger than the {self.ntotal} codes in the index; ask for k <= {self.ntotal}")
         queries = self.pack(query_codes)
@@ -286,8 +281,7 @@ class HammingIndex:
         Returns one ``(distances int32, indices int64)`` pair per query, sorted by (distance, index).
         """
         self._check_searchable()
-        if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
-            raise ValueError(f"radius must be a non-negative integer number of bits; got {radius!r}")
+        check_int("radius (a number of bits)", radius, 0)
         queries = self.pack(query_codes)
         index = self._index
         if self.kind == "hnsw":
@@ -355,7 +349,7 @@ class HammingIndex:
             )
         except (TypeError, ValueError) as error:
             raise ValueError(f"{sidecar} describes no valid HammingIndex ({error}); {SAVE_AGAIN}") from error
-        if bits is not None and check_bits(bits) != index.bits:
+        if bits is not None and check_positive_int("bits", bits, meaning=CODE_LENGTHS) != index.bits:
             raise ValueError(
                 f"{path} holds {index.bits}-bit codes but {bits} bits were expected; "
                 f"load it with bits={index.bits} or rebuild the index"

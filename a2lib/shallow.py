@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from .checks import check_int, check_number, check_positive_int
 from .inference import binary, map_dataset
-from .models.base import check_integer, check_number, check_positive_int
 
 
 def _features(features, what: str = "features", min_rows: int = 1) -> Tensor:
@@ -70,9 +70,9 @@ class ITQ(_Estimator):
     _fitted_attribute = "rotation_"
 
     def __post_init__(self):
-        check_positive_int(self.bits, "bits")
-        check_positive_int(self.n_iter, "n_iter")
-        check_integer(self.seed, "seed")
+        check_positive_int("bits", self.bits)
+        check_positive_int("n_iter", self.n_iter)
+        check_int("seed", self.seed)
 
     def fit(self, features, labels=None) -> "ITQ":
         """Learn the mean, PCA projection and rotation from (n, d) features; labels are ignored (unsupervised)."""
@@ -152,12 +152,12 @@ class SDH(_Estimator):
 
     def __post_init__(self):
         for name in ("bits", "n_anchors", "n_iter", "dcc_iter"):
-            check_positive_int(getattr(self, name), name)
+            check_positive_int(name, getattr(self, name))
         if self.sigma is not None:
-            check_number(self.sigma, "sigma", positive=True)
+            check_number("sigma", self.sigma, positive=True)
         for name in ("lambda_", "nu", "delta"):
-            check_number(getattr(self, name), name)
-        check_integer(self.seed, "seed")
+            check_number(name, getattr(self, name))
+        check_int("seed", self.seed)
 
     def kernel(self, features) -> Tensor:
         """φ(x): RBF values on the anchors and a constant 1, (n, m+1) float64."""
@@ -271,7 +271,7 @@ def _pooled_features(model, images: Tensor) -> Tensor:
 def extract_features(model, dataset: Dataset, batch_size: int = 64, device=None) -> Tensor:
     """(n, d) float32 CPU ``HashOutput.features`` of every item of ``dataset`` (BASELINE: the pooled backbone
     features), in eval mode and without gradients; the model's mode is restored afterwards."""
-    check_positive_int(batch_size, "batch_size")
+    check_positive_int("batch_size", batch_size)
     chunks = map_dataset(model, dataset, _pooled_features, batch_size, device)
     if not chunks:
         raise ValueError("the dataset is empty; there are no features to extract")

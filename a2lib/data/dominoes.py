@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..checks import check_choice, check_int, check_real
 from .arrays import UINT8_MAX
-from .checks import check_choice, check_int, check_real
 from .identity import DataDigest
 
 VARIANTS = ("both", "simple-only", "complex-only")

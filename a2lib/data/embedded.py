@@ -1,4 +1,4 @@
-"""What the generated (embedded) sets share: their on-disk cache and the check of their sizes.
+"""What the generated (embedded) sets share: their on-disk cache and what their size options mean.
 
 A cache file is written under a unique temporary name in its own folder and moved into place by an atomic rename
 (``a2lib.atomic``), so processes generating the same data at once never collide and a reader never sees half a file.
@@ -7,7 +7,6 @@ moved aside and regenerated, so one bad file never blocks later runs.
 """
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 from typing import Callable, Collection
 
@@ -16,17 +15,14 @@ import torch
 from ..atomic import move_aside, save_atomic
 from ..folders import data_root
 
+IMAGE_COUNT = "number of images to generate"
+"""What a generated set's size option (``n``, ``n_train``, ``n_test``) means; said when it is not a positive integer
+(``a2lib.checks.check_positive_int``)."""
+
 
 def resolve_root(root) -> Path:
     """``root`` as a Path, or ``a2lib.folders.data_root()`` when None (never the cwd)."""
     return data_root() if root is None else Path(root)
-
-
-def check_count(value, what: str) -> int:
-    """``value`` as an int, or a ValueError naming the parameter ``what`` unless it is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer (number of images to generate), got {value!r}")
-    return int(value)
 
 
 def _damaged(path: Path, reason: str) -> None:

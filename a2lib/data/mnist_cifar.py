@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_bool, check_choice, check_int
 from .arrays import ArrayDataset
-from .checks import check_bool, check_choice, check_int
 from .dominoes import check_composition, check_simple_randomised, dominoes
 from .embedded import resolve_root
 

@@ -28,8 +28,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..checks import check_positive_int
 from .arrays import ArrayDataset
-from .embedded import check_count, load_or_generate, resolve_root
+from .embedded import IMAGE_COUNT, load_or_generate, resolve_root
 
 SPLITS = ("train", "test")
 SPLIT_SEED_OFFSET = {"train": 0, "test": 7_919}
@@ -316,7 +317,7 @@ def render_birds(species: np.ndarray, size: int, params: BirdParams, rng: np.ran
 def generate_birds(n: int, size: int, seed: int, params: BirdParams = BirdParams()) -> dict[str, np.ndarray]:
     """``n`` images with species balanced (each species n // 60 or one more), deterministic from ``seed``
 (each batch has its own seed, so the result does not depend on the number of threads)."""
-    check_count(n, "synth-birds n")
+    check_positive_int("synth-birds n", n, meaning=IMAGE_COUNT)
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"synth-birds size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
     rng = np.random.default_rng(seed)
@@ -357,7 +358,8 @@ def synth_birds(split: str = "train", root=None, n_train: int = 4000, n_test: in
     ``a2lib.folders.data_root()`` if None)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for synth-birds; choose one of {', '.join(SPLITS)}")
-    n_train, n_test = check_count(n_train, "synth-birds n_train"), check_count(n_test, "synth-birds n_test")
+    n_train = check_positive_int("synth-birds n_train", n_train, meaning=IMAGE_COUNT)
+    n_test = check_positive_int("synth-birds n_test", n_test, meaning=IMAGE_COUNT)
     params = BirdParams(**params) if isinstance(params, dict) else (params or BirdParams())
     n = n_train if split == "train" else n_test
     key_data = {"version": CACHE_VERSION, "split": split, "n": n, "size": size, "seed": seed, "params": asdict(params)}

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..checks import check_choice, check_int, check_interval, check_positive_int, check_real, options_of
 from .arrays import ArrayDataset
-from .checks import check_choice, check_int, check_interval, check_real, options_of
 from .dominoes import check_composition, check_simple_randomised, dominoes
-from .embedded import check_count, load_or_generate, resolve_root
+from .embedded import IMAGE_COUNT, load_or_generate, resolve_root
 
 NUM_CLASSES = 10
 BLOCK = 32
@@ -434,7 +434,8 @@ def make_config(n_train: int = 3000, n_test: int = 1000, seed: int = 0, digits: 
                              f"{complex_style!r}; pass complex_style={style!r} with them, or use "
                              f"{'layout' if name == 'texture' else 'texture'}= for the {complex_style!r} block")
     return SynthDominoesConfig(
-        n_train=check_count(n_train, "synth-dominoes n_train"), n_test=check_count(n_test, "synth-dominoes n_test"),
+        n_train=check_positive_int("synth-dominoes n_train", n_train, meaning=IMAGE_COUNT),
+        n_test=check_positive_int("synth-dominoes n_test", n_test, meaning=IMAGE_COUNT),
         seed=check_int("synth-dominoes seed", seed, 0),
         digits=options_of(DigitParams, digits, "digits"), texture=options_of(TextureParams, texture, "texture"),
         complex_style=complex_style, layout=options_of(LayoutParams, layout, "layout"))

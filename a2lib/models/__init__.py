@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..checks import check_positive_int
 from .a2net import A2Net, A2NetConfig, A2NetPP, A2NetPPConfig
 from .backbones import BACKBONES, Backbone, build_backbone, check_backbone_name
-from .base import HashModel, HashOutput, ModelConfig, check_positive_int
+from .base import HashModel, HashOutput, ModelConfig
 from .baseline import BaselineConfig, BaselineHash
 from .classifier import ClassifierConfig, CrossEntropyClassifier
 from .deep_hashing import (CSQ, DPSH, CSQConfig, DPSHConfig, HashNet, HashNetConfig, OrthoCos, OrthoCosConfig,
@@ -57,7 +58,7 @@ def build(name: str, bits: int, backbone: str = "resnet50", **options) -> HashMo
     """Build model ``name`` producing ``bits``-bit codes on ``backbone``; ``options`` are its config fields."""
     allowed = option_names(name)
     model_cls, config_cls = _REGISTRY[name]
-    check_positive_int(bits, "bits", model_cls.max_bits)
+    check_positive_int("bits", bits, model_cls.max_bits)
     check_backbone_name(backbone)
     unknown = sorted(set(options) - set(allowed))
     if unknown:

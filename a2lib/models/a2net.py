@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_positive_int
 from .backbones import build_backbone
-from .base import HashModel, HashOutput, ModelConfig, check_positive_int
+from .base import HashModel, HashOutput, ModelConfig
 from .decoder import BASE_CHANNELS as DECODER_CHANNELS
 from .decoder import ImageDecoder
 from .parts import PartExtractor, l2_normalize
@@ -68,17 +69,17 @@ class A2NetConfig(ModelConfig):
                 f"image_reconstruction={self.image_reconstruction!r} is not one of {', '.join(IMAGE_RECONSTRUCTION)}"
             )
         if self.num_maps is not None:
-            check_positive_int(self.num_maps, "num_maps", MAX_ATTENTION_MAPS)
-        check_positive_int(self.code_dim, "code_dim")
-        check_positive_int(self.decoder_channels, "decoder_channels")
-        check_positive_int(self.decoder_downsample, "decoder_downsample")
+            check_positive_int("num_maps", self.num_maps, MAX_ATTENTION_MAPS)
+        check_positive_int("code_dim", self.code_dim)
+        check_positive_int("decoder_channels", self.decoder_channels)
+        check_positive_int("decoder_downsample", self.decoder_downsample)
         if self.local_chunk is not None:
-            check_positive_int(self.local_chunk, "local_chunk")
+            check_positive_int("local_chunk", self.local_chunk)
         if self.image_size is not None:
             size = tuple(self.image_size)
             if len(size) != 2:
                 raise ValueError(f"image_size must be (height, width), got {self.image_size!r}")
-            self.image_size = (check_positive_int(size[0], "image height"), check_positive_int(size[1], "image width"))
+            self.image_size = (check_positive_int("image height", size[0]), check_positive_int("image width", size[1]))
 
 
 @dataclass

@@ -2,39 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_positive_int
+from ..jsonable import jsonable
+
 MAX_BITS = 4096
 """The longest code any model accepts; attention models cap lower (one attention map per bit)."""
-
-
-def check_positive_int(value, what: str, maximum: int | None = None) -> int:
-    """Return ``value`` as an int, or raise a ValueError saying what ``what`` must be."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{what}={value} is beyond what this model supports; use at most {maximum}")
-    return int(value)
-
-
-def check_number(value, what: str, positive: bool = False) -> float:
-    """Return ``value`` as a float, or raise a ValueError unless it is a finite number >= 0 (> 0 with ``positive``)."""
-    valid = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0
-    if not valid or (positive and value == 0):
-        raise ValueError(f"{what} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
-
-
-def check_integer(value, what: str) -> int:
-    """Return ``value`` as an int (any sign, e.g. a seed), or raise a ValueError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{what} must be an integer, got {value!r}")
-    return int(value)
 
 
 @dataclass
@@ -52,8 +29,8 @@ class ModelConfig:
     in_channels: int = 3
 
     def __post_init__(self):
-        check_positive_int(self.bits, "bits", MAX_BITS)
-        check_positive_int(self.in_channels, "in_channels")
+        check_positive_int("bits", self.bits, MAX_BITS)
+        check_positive_int("in_channels", self.in_channels)
 
 
 @dataclass
@@ -84,14 +61,6 @@ class HashOutput:
     extras: dict = field(default_factory=dict)
 
 
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 class HashModel(nn.Module):
     """Base class: image -> codes in (-1, 1)^k; subclasses implement ``_forward(images, labels, full)``.
 
@@ -110,7 +79,7 @@ class HashModel(nn.Module):
 
     def __init__(self, config: ModelConfig, min_size: int = 1):
         super().__init__()
-        check_positive_int(config.bits, "bits", self.max_bits)
+        check_positive_int("bits", config.bits, self.max_bits)
         self.config = config
         self.bits = int(config.bits)
         self.in_channels = int(config.in_channels)
@@ -173,7 +142,7 @@ class HashModel(nn.Module):
 
     def config_dict(self) -> dict:
         """The JSON-able options this model was built with (name included), for cache keys."""
-        return {"name": self.name, **_jsonable(dataclasses.asdict(self.config))}
+        return {"name": self.name, **jsonable(dataclasses.asdict(self.config))}
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, bits={self.bits}, backbone={self.config.backbone!r}"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import HashOutput, check_positive_int
+from ..checks import check_positive_int
+from .base import HashOutput
 from .baseline import BaselineConfig, BaselineHash
 
 LOGITS = "logits"
@@ -32,7 +33,7 @@ class ClassifierConfig(BaselineConfig):
         if self.num_classes is None:
             raise ValueError("model 'ce-classifier' needs the option num_classes (the number of classes of the "
                              "training labels): build('ce-classifier', bits, num_classes=C)")
-        check_positive_int(self.num_classes, "num_classes")
+        check_positive_int("num_classes", self.num_classes)
 
 
 class CrossEntropyClassifier(BaselineHash):

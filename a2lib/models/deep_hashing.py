@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_int, check_number, check_positive_int
 from ..losses import csq_loss, dpsh_loss, hashnet_loss, orthocos_loss
-from .base import HashOutput, check_integer, check_number, check_positive_int
+from .base import HashOutput
 from .baseline import BaselineConfig, BaselineHash
 
 DPSH_LAMBDA, DPSH_CIFAR_TRAIN = 10.0, 5000
@@ -32,14 +33,14 @@ def _check_num_classes(config, model: str) -> None:
         raise ValueError(f"model {model!r} needs the option num_classes (the number of classes of the training "
                          f"labels): build({model!r}, bits, num_classes=C) or "
                          f"TrainConfig(model={model!r}, model_options={{'num_classes': C}})")
-    check_positive_int(config.num_classes, "num_classes")
-    check_integer(config.seed, "seed")
-    check_positive_int(config.draws, "draws")
+    check_positive_int("num_classes", config.num_classes)
+    check_int("seed", config.seed)
+    check_positive_int("draws", config.draws)
 
 
 def hadamard(n: int) -> Tensor:
     """The n x n Sylvester Hadamard matrix (±1 entries, orthogonal rows); n must be a power of 2."""
-    check_positive_int(n, "n")
+    check_positive_int("n", n)
     if n & (n - 1):
         raise ValueError(f"a Sylvester Hadamard matrix needs a power of 2, got {n}")
     h = torch.ones(1, 1)
@@ -65,15 +66,15 @@ def hash_centers(num_classes: int, bits: int, seed: int = 0, draws: int = BERNOU
     Hamming distance k/2, or k for a row and its negation). Otherwise ``draws`` seeded sets of Bernoulli(0.5) ±1
     centres, keeping the one with the largest minimum pairwise Hamming distance.
     """
-    check_positive_int(num_classes, "num_classes")
-    check_positive_int(bits, "bits")
+    check_positive_int("num_classes", num_classes)
+    check_positive_int("bits", bits)
     rows = 2 * bits if negated else bits
     if bits & (bits - 1) == 0 and num_classes <= rows:
         h = hadamard(bits)
         return torch.cat([h, -h])[:num_classes].clone()
     generator = torch.Generator().manual_seed(int(seed))
     best, best_distance = None, -1.0
-    for _ in range(check_positive_int(draws, "draws")):
+    for _ in range(check_positive_int("draws", draws)):
         candidate = torch.where(torch.rand(num_classes, bits, generator=generator) < 0.5, -1.0, 1.0)
         distance = _min_pairwise_hamming(candidate)
         if distance > best_distance:
@@ -131,7 +132,7 @@ class DPSHConfig(PairwiseConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        check_number(self.eta, "eta")
+        check_number("eta", self.eta)
 
 
 class DPSH(PairwiseHash):
@@ -158,10 +159,10 @@ class HashNetConfig(PairwiseConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.alpha is not None:
-            check_number(self.alpha, "alpha", positive=True)
-        check_number(self.init_scale, "init_scale", positive=True)
-        check_number(self.gamma, "gamma")
-        check_number(self.power, "power")
+            check_number("alpha", self.alpha, positive=True)
+        check_number("init_scale", self.init_scale, positive=True)
+        check_number("gamma", self.gamma)
+        check_number("power", self.power)
 
 
 class HashNet(PairwiseHash):
@@ -212,7 +213,7 @@ class CSQConfig(BaselineConfig):
     def __post_init__(self):
         super().__post_init__()
         _check_num_classes(self, "csq")
-        check_number(self.lambda_q, "lambda_q")
+        check_number("lambda_q", self.lambda_q)
 
 
 class CSQ(BaselineHash):
@@ -258,8 +259,8 @@ class OrthoCosConfig(BaselineConfig):
     def __post_init__(self):
         super().__post_init__()
         _check_num_classes(self, "orthocos")
-        check_number(self.scale, "scale", positive=True)
-        check_number(self.margin, "margin")
+        check_number("scale", self.scale, positive=True)
+        check_number("margin", self.margin)
 
 
 class OrthoCos(BaselineHash):

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_positive_int
 from ..inference import evaluating
 from .backbones import build_backbone
-from .base import HashModel, HashOutput, ModelConfig, check_positive_int
+from .base import HashModel, HashOutput, ModelConfig
 from .parts import PartExtractor
 
 NUM_PARTS = 4
@@ -43,7 +44,7 @@ class ExchNetConfig(ModelConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        check_positive_int(self.num_parts, "num_parts")
+        check_positive_int("num_parts", self.num_parts)
         if self.align_from is not None and (isinstance(self.align_from, bool) or not isinstance(self.align_from, int)
                                             or self.align_from < 0):
             raise ValueError(f"align_from must be None (the second half of training) or a non-negative integer "

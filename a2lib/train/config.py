@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import numbers
 from dataclasses import dataclass, field
 
@@ -20,9 +19,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..checks import check_int, check_number
 from ..inference import binary, encode_dataset
+from ..jsonable import jsonable
 from ..losses import LossWeights
-from ..models.base import check_integer, check_number
 from .runtime import AUTO, check_runtime_fields
 
 DB_CODES = ("learned", "encoded")
@@ -55,26 +55,21 @@ def check_monitors(monitors) -> None:
                          f"'flavour': 'blanked'}}; got {monitors!r}")
 
 
-def _jsonable(value):
-    """``value`` as JSON gives it back (tuples become lists, paths strings), so configs compare as stored."""
-    return json.loads(json.dumps(value, default=str))
-
-
 def _field_defaults(config) -> dict:
     """The JSON-able default of each field of a config dataclass that has one."""
     defaults = {}
     for item in dataclasses.fields(config):
         if item.default is not dataclasses.MISSING:
-            defaults[item.name] = _jsonable(item.default)
+            defaults[item.name] = jsonable(item.default)
         elif item.default_factory is not dataclasses.MISSING:
-            defaults[item.name] = _jsonable(item.default_factory())
+            defaults[item.name] = jsonable(item.default_factory())
     return defaults
 
 
 def _model_identity(model) -> tuple[str | None, dict | None]:
     """(the model's registry name, its config dataclass as a JSON-able dict) where the model exposes them."""
     config = getattr(model, "config", None)
-    options = _jsonable(dataclasses.asdict(config)) if dataclasses.is_dataclass(config) else None
+    options = jsonable(dataclasses.asdict(config)) if dataclasses.is_dataclass(config) else None
     return getattr(model, "name", None), options
 
 
@@ -144,15 +139,15 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
         for name in NON_NEGATIVE_INT_FIELDS:
-            if check_integer(getattr(self, name), f"TrainConfig.{name}") < 0:
+            if check_int(f"TrainConfig.{name}", getattr(self, name)) < 0:
                 raise ValueError(f"TrainConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
         for name in POSITIVE_NUMBER_FIELDS:
-            check_number(getattr(self, name), f"TrainConfig.{name}", positive=True)
+            check_number(f"TrainConfig.{name}", getattr(self, name), positive=True)
         for name in NON_NEGATIVE_NUMBER_FIELDS:
-            check_number(getattr(self, name), f"TrainConfig.{name}")
+            check_number(f"TrainConfig.{name}", getattr(self, name))
         for name, value in self.loss_weights.numbers().items():
             if value is not None:
-                check_number(value, f"TrainConfig.loss_weights.{name}")
+                check_number(f"TrainConfig.loss_weights.{name}", value)
         fraction = self.val_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
             raise ValueError(f"TrainConfig.val_fraction must be a number in [0, 1), got {fraction!r}")
@@ -206,8 +201,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.backbone is {self.backbone!r} but the model was built with backbone "
                              f"{options['backbone']!r}{fix}")
         try:
-            expected = _jsonable(dataclasses.asdict(type(model.config)(bits=self.bits, backbone=self.backbone,
-                                                                         **self.model_options)))
+            expected = jsonable(dataclasses.asdict(type(model.config)(bits=self.bits, backbone=self.backbone,
+                                                                        **self.model_options)))
         except TypeError as error:
             raise ValueError(f"TrainConfig.model_options {self.model_options} do not fit model {name!r} "
                              f"({error}){fix}") from None
@@ -219,7 +214,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         """JSON-able dict of every field (LossWeights as a nested dict)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        return jsonable(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":

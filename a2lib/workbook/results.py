@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Collection, Iterator, Mapping, Sequence
 
+from ..jsonable import json_default
 from .paths import notebooks_dir, results_dir, workbook_root
 
 SUMMARY_NAME = "SUMMARY.md"
@@ -64,14 +65,8 @@ def save_results(name: str, profile: str, results: dict[str, Any]) -> Path:
         raise ValueError(f"save_results writes the keys {', '.join(RESERVED_KEYS)} itself; rename {', '.join(clash)}")
     path = results_dir(profile) / f"{name}.json"
     tree = {"profile": profile, "run": current_run(), **results}
-    path.write_text(json.dumps(tree, indent=2, sort_keys=True, default=_jsonable))
+    path.write_text(json.dumps(tree, indent=2, sort_keys=True, default=json_default))
     return path
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} to a results JSON; convert it to numbers or strings")
 
 
 def flatten_numbers(tree: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
