@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import NON_NEGATIVE_NUMBER, one_of
+from .fields import declare, declared
 from .inference import binary
 from .similarity import shares_label
 
@@ -52,8 +54,13 @@ EXCHNET_DIVERSITY_WEIGHT = 0.1
 """λ_sp = λ_ch = 0.1: the defaults of ExchNet's public ``run.py`` (its ``adsh_exchnet.py`` passes 1.0)."""
 EXCHNET_CHANNEL_MARGIN = 0.4
 """t of ExchNet's channel diversity hinge max(0, t - mean Hellinger distance) (public ``CH_Loss``)."""
+DERIVED_WEIGHT = NON_NEGATIVE_NUMBER.or_none()
+"""A weight that None derives from the batch and code length (``LossWeights.resolve``)."""
+REDUCTION = one_of(REDUCTIONS)
+"""What ``LossWeights.reduction`` accepts."""
 
 
+@declared
 @dataclass
 class LossWeights:
     """Weights of Eq. (15) with the paper's values (Sec. 4.2), the ADSH quantisation weight and ExchNet's.
@@ -64,27 +71,24 @@ class LossWeights:
     "per_image" (the paper's norms per image); what each weight then means, and what each does, is in the module
     docstring.
     spatial_diversity / channel_diversity / channel_margin / alignment: ExchNet's terms (its public code's values).
+    The reduction is checked on construction (the losses branch on it), the weights where a ``TrainConfig`` holds
+    them (``TrainConfig.loss_weights.<name>``).
     """
 
-    lambda_: float = 1.0
-    alpha: float | None = None
-    beta: float | None = None
-    eta: float = 0.1
-    gamma: float | None = None
-    adsh_gamma: float = ADSH_GAMMA
-    reduction: str = "element_mean"
-    spatial_diversity: float = EXCHNET_DIVERSITY_WEIGHT
-    channel_diversity: float = EXCHNET_DIVERSITY_WEIGHT
-    channel_margin: float = EXCHNET_CHANNEL_MARGIN
-    alignment: float = 1.0
+    lambda_: float = declare(NON_NEGATIVE_NUMBER, 1.0)
+    alpha: float | None = declare(DERIVED_WEIGHT, None)
+    beta: float | None = declare(DERIVED_WEIGHT, None)
+    eta: float = declare(NON_NEGATIVE_NUMBER, 0.1)
+    gamma: float | None = declare(DERIVED_WEIGHT, None)
+    adsh_gamma: float = declare(NON_NEGATIVE_NUMBER, ADSH_GAMMA)
+    reduction: str = declare(REDUCTION, "element_mean")
+    spatial_diversity: float = declare(NON_NEGATIVE_NUMBER, EXCHNET_DIVERSITY_WEIGHT)
+    channel_diversity: float = declare(NON_NEGATIVE_NUMBER, EXCHNET_DIVERSITY_WEIGHT)
+    channel_margin: float = declare(NON_NEGATIVE_NUMBER, EXCHNET_CHANNEL_MARGIN)
+    alignment: float = declare(NON_NEGATIVE_NUMBER, 1.0)
 
     def __post_init__(self):
-        if self.reduction not in REDUCTIONS:
-            raise ValueError(f"LossWeights.reduction must be one of {', '.join(REDUCTIONS)}, got {self.reduction!r}")
-
-    def numbers(self) -> dict[str, float | None]:
-        """The numeric weights (every field but ``reduction``), for validation."""
-        return {k: v for k, v in asdict(self).items() if k != "reduction"}
+        REDUCTION.check("LossWeights.reduction", self.reduction)
 
     def resolve(self, n: int, k: int, num_database: int) -> dict[str, float]:
         """The numeric weights for a batch of n items, k bits and a database of N items."""

@@ -67,7 +67,7 @@ def test_monitor_names_and_data_must_match_the_config():
     with pytest.raises(ValueError, match="same length and labels"):
         train(TinyHash(), TinySet(), tiny_config(monitors={"noisy": {}}), verbose=False,
               monitors={"noisy": TinySet(n=30)})
-    with pytest.raises(ValueError, match="TrainConfig.monitors must map a name"):
+    with pytest.raises(ValueError, match="TrainConfig.monitors must be a dict that maps a name"):
         tiny_config(monitors={"noisy": "variant=complex-only"})
     with pytest.raises(ValueError, match="pass monitors="):
         load_or_train(tiny_config(monitors=MONITORS), dataset=TinySet(), verbose=False)

@@ -2,7 +2,9 @@
 
 ``TrainConfig.key_dict()`` (every field but the runtime ones) is what the cache key (``a2lib.train.cache``) and the
 checkpoint check (``a2lib.train.trainer``) compare, so two configs that train the same model share one entry.
-Every field is checked on construction (type, finite, range), each error naming the field.
+Each field declares beside it what it accepts and whether it is a runtime field (``a2lib.fields.declare``); every
+field is checked on construction (type, finite, range), each error naming the field, and a field that declares
+nothing stops the import.
 
 The model fields (``model``, ``bits``, ``backbone``, ``model_options``) describe the model trained: ``train`` refuses a
 model they contradict (defaults included) and ``TrainConfig.for_model(model, **fields)`` builds the config that
@@ -12,47 +14,35 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..checks import check_int, check_number
+from ..checks import (BOOL, DICT, NON_NEGATIVE_INT, NON_NEGATIVE_NUMBER, POSITIVE_INT, POSITIVE_NUMBER, TEXT,
+                      Constraint, one_of, options_of, real)
+from ..fields import check_fields, declare, declared, runtime_fields
 from ..inference import binary, encode_dataset
 from ..jsonable import jsonable
 from ..losses import LossWeights
-from .runtime import AUTO, check_runtime_fields
+from .runtime import AUTO, PRECISION, SWITCH, WORKERS
 
 DB_CODES = ("learned", "encoded")
 """Database codes for evaluation: the learned B (paper protocol, default) or the network's encoding (out-of-sample)."""
 OPTIMIZERS = ("sgd", "adam")
 """``sgd`` (the paper's: momentum, weight decay) or ``adam`` (the CPU profiles: learns from scratch in few steps)."""
-RUNTIME_FIELDS = ("device", "num_workers", "grad_diagnostic", "precision", "channels_last", "cudnn_benchmark")
-"""TrainConfig fields that do not change what is trained (only speed and rounding: ``a2lib.train.runtime``); left
-out of cache keys and checkpoint checks."""
-POSITIVE_INT_FIELDS = ("bits", "outer_iterations", "n_samples", "inner_epochs", "batch_size", "eval_every",
-                       "eval_batch_size", "dcc_sweeps")
-NON_NEGATIVE_INT_FIELDS = ("lr_decay_at", "seed")
-"""``seed`` seeds numpy's generator, which takes no negative seed; ``lr_decay_at`` 0 decays from the start."""
-POSITIVE_NUMBER_FIELDS = ("lr", "lr_decay_factor")
-NON_NEGATIVE_NUMBER_FIELDS = ("momentum", "weight_decay")
-TEXT_FIELDS = ("dataset", "model", "backbone", "device")
-BOOL_FIELDS = ("similarity_reweight", "grad_diagnostic")
 MONITOR_PREFIX = "monitor/"
 """History key prefix of a monitor's validation mAP (``TrainConfig.monitors``)."""
 MODEL_FIELDS = ("bits", "backbone")
 """Model config fields that are TrainConfig fields of their own; every other one belongs in ``model_options``."""
-
-
-def check_monitors(monitors) -> None:
-    """Refuse ``TrainConfig.monitors`` that is not a dict of non-empty names to dicts of data set options."""
-    if not isinstance(monitors, dict) or not all(isinstance(name, str) and name and isinstance(options, dict)
-                                                 for name, options in monitors.items()):
-        raise ValueError("TrainConfig.monitors must map a name to a dict of data set options overriding "
-                         "dataset_options, e.g. {'complex-only (blanked)': {'variant': 'complex-only', "
-                         f"'flavour': 'blanked'}}; got {monitors!r}")
+MONITORS = Constraint(
+    "a dict that maps a name to a dict of data set options overriding dataset_options, e.g. "
+    "{'complex-only (blanked)': {'variant': 'complex-only', 'flavour': 'blanked'}}",
+    lambda monitors: isinstance(monitors, dict) and all(isinstance(name, str) and name and isinstance(options, dict)
+                                                        for name, options in monitors.items()))
+LOSS_WEIGHTS = Constraint("a LossWeights or a dict of its fields", lambda weights: isinstance(weights, LossWeights))
+VAL_FRACTION = real(0, 1, high_open=True)
 
 
 def _field_defaults(config) -> dict:
@@ -73,6 +63,7 @@ def _model_identity(model) -> tuple[str | None, dict | None]:
     return getattr(model, "name", None), options
 
 
+@declared
 @dataclass
 class TrainConfig:
     """Everything that defines a trained model; defaults are the paper's ``full`` values (Sec. 4.2.2).
@@ -81,7 +72,8 @@ class TrainConfig:
     n_samples n_s = 2,000 (4,000 for NABirds/VegFru); inner_epochs E = 20 (Sec. 4.2.2: "the total number of training
     epochs is 20", read as epochs over each outer iteration's n_s samples; ADSH's code uses 3); batch 16; SGD
     momentum 0.9, weight decay 1e-4; lr 2.5e-4 as in the fine-grained ADSH code family (not stated in the paper; profiles override).
-    ``lr_decay_at`` is the 0-based outer iteration from which lr is multiplied by ``lr_decay_factor``.
+    ``lr_decay_at`` is the 0-based outer iteration from which lr is multiplied by ``lr_decay_factor`` (0: from the
+    start). ``seed`` is >= 0: it seeds numpy's generator, which takes no negative seed.
     ``optimizer``: "sgd" (the paper's) or "adam" (used by the short CPU profiles; momentum is then unused).
     ``val_fraction`` of the training set is held out (stratified by class for single-label data) for model selection;
     0 disables validation (the last iteration is kept); a positive fraction that holds out no item (classes too small
@@ -99,73 +91,42 @@ class TrainConfig:
     means on with CUDA, off on a CPU (``a2lib.train.runtime``).
     """
 
-    dataset: str = "synth-birds"
-    dataset_options: dict = field(default_factory=dict)
-    model: str = "a2net"
-    model_options: dict = field(default_factory=dict)
-    bits: int = 48
-    backbone: str = "resnet50"
-    loss_weights: LossWeights = field(default_factory=LossWeights)
-    outer_iterations: int = 60
-    n_samples: int = 2000
-    inner_epochs: int = 20
-    batch_size: int = 16
-    lr: float = 2.5e-4
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_decay_at: int = 50
-    optimizer: str = "sgd"
-    lr_decay_factor: float = 0.1
-    similarity_reweight: bool = True
-    dcc_sweeps: int = 1
-    val_fraction: float = 0.1
-    eval_every: int = 5
-    eval_batch_size: int = 64
-    db_codes: str = "learned"
-    monitors: dict = field(default_factory=dict)
-    seed: int = 0
-    device: str = "auto"
-    num_workers: int | str = AUTO
-    grad_diagnostic: bool = True
-    precision: str = AUTO
-    channels_last: bool | str = AUTO
-    cudnn_benchmark: bool | str = AUTO
+    dataset: str = declare(TEXT, "synth-birds")
+    dataset_options: dict = declare(DICT, factory=dict)
+    model: str = declare(TEXT, "a2net")
+    model_options: dict = declare(DICT, factory=dict)
+    bits: int = declare(POSITIVE_INT, 48)
+    backbone: str = declare(TEXT, "resnet50")
+    loss_weights: LossWeights = declare(LOSS_WEIGHTS, factory=LossWeights)
+    outer_iterations: int = declare(POSITIVE_INT, 60)
+    n_samples: int = declare(POSITIVE_INT, 2000)
+    inner_epochs: int = declare(POSITIVE_INT, 20)
+    batch_size: int = declare(POSITIVE_INT, 16)
+    lr: float = declare(POSITIVE_NUMBER, 2.5e-4)
+    momentum: float = declare(NON_NEGATIVE_NUMBER, 0.9)
+    weight_decay: float = declare(NON_NEGATIVE_NUMBER, 1e-4)
+    lr_decay_at: int = declare(NON_NEGATIVE_INT, 50)
+    optimizer: str = declare(one_of(OPTIMIZERS), "sgd")
+    lr_decay_factor: float = declare(POSITIVE_NUMBER, 0.1)
+    similarity_reweight: bool = declare(BOOL, True)
+    dcc_sweeps: int = declare(POSITIVE_INT, 1)
+    val_fraction: float = declare(VAL_FRACTION, 0.1)
+    eval_every: int = declare(POSITIVE_INT, 5)
+    eval_batch_size: int = declare(POSITIVE_INT, 64)
+    db_codes: str = declare(one_of(DB_CODES), "learned")
+    monitors: dict = declare(MONITORS, factory=dict)
+    seed: int = declare(NON_NEGATIVE_INT, 0)
+    device: str = declare(TEXT, "auto", runtime=True)
+    num_workers: int | str = declare(WORKERS, AUTO, runtime=True)
+    grad_diagnostic: bool = declare(BOOL, True, runtime=True)
+    precision: str = declare(PRECISION, AUTO, runtime=True)
+    channels_last: bool | str = declare(SWITCH, AUTO, runtime=True)
+    cudnn_benchmark: bool | str = declare(SWITCH, AUTO, runtime=True)
 
     def __post_init__(self):
         if isinstance(self.loss_weights, dict):
-            self.loss_weights = LossWeights(**self.loss_weights)
-        for name in POSITIVE_INT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        for name in NON_NEGATIVE_INT_FIELDS:
-            if check_int(f"TrainConfig.{name}", getattr(self, name)) < 0:
-                raise ValueError(f"TrainConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        for name in POSITIVE_NUMBER_FIELDS:
-            check_number(f"TrainConfig.{name}", getattr(self, name), positive=True)
-        for name in NON_NEGATIVE_NUMBER_FIELDS:
-            check_number(f"TrainConfig.{name}", getattr(self, name))
-        for name, value in self.loss_weights.numbers().items():
-            if value is not None:
-                check_number(f"TrainConfig.loss_weights.{name}", value)
-        fraction = self.val_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
-            raise ValueError(f"TrainConfig.val_fraction must be a number in [0, 1), got {fraction!r}")
-        for name in TEXT_FIELDS:
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ValueError(f"TrainConfig.{name} must be a non-empty string, got {getattr(self, name)!r}")
-        for name in BOOL_FIELDS:
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"TrainConfig.{name} must be True or False, got {getattr(self, name)!r}")
-        for name in ("dataset_options", "model_options"):
-            if not isinstance(getattr(self, name), dict):
-                raise ValueError(f"TrainConfig.{name} must be a dict, got {getattr(self, name)!r}")
-        check_monitors(self.monitors)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"TrainConfig.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.db_codes not in DB_CODES:
-            raise ValueError(f"TrainConfig.db_codes must be one of {', '.join(DB_CODES)}, got {self.db_codes!r}")
-        check_runtime_fields(self.precision, self.channels_last, self.num_workers, self.cudnn_benchmark)
+            self.loss_weights = options_of(LossWeights, self.loss_weights, "TrainConfig.loss_weights")
+        check_fields(self, "TrainConfig")
 
     @classmethod
     def for_model(cls, model: torch.nn.Module, **fields) -> "TrainConfig":
@@ -228,8 +189,8 @@ class TrainConfig:
     def key_dict(self) -> dict:
         """The fields that define the result (all but the runtime ones), for cache keys and resume checks; no
         ``monitors`` entry when there are none, so configs without monitors keep the keys they had before it."""
-        return {k: v for k, v in self.to_dict().items()
-                if k not in RUNTIME_FIELDS and not (k == "monitors" and not v)}
+        runtime = runtime_fields(type(self))
+        return {k: v for k, v in self.to_dict().items() if k not in runtime and not (k == "monitors" and not v)}
 
 
 @dataclass
@@ -273,4 +234,9 @@ class TrainResult:
         return binary(codes, "encoded database codes")
 
 
-__all__ = ["DB_CODES", "MONITOR_PREFIX", "OPTIMIZERS", "check_monitors", "RUNTIME_FIELDS", "TrainConfig", "TrainResult"]
+RUNTIME_FIELDS = runtime_fields(TrainConfig)
+"""TrainConfig fields that do not change what is trained (only speed and rounding: ``a2lib.train.runtime``); left
+out of cache keys and checkpoint checks. Derived from the fields' declarations."""
+
+
+__all__ = ["DB_CODES", "MONITOR_PREFIX", "OPTIMIZERS", "RUNTIME_FIELDS", "TrainConfig", "TrainResult"]

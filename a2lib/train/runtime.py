@@ -15,13 +15,14 @@ with ``num_workers`` > 0 (each outer iteration's loader is walked ``inner_epochs
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from ..checks import NON_NEGATIVE_INT, Constraint, one_of
 
 AUTO = "auto"
 PRECISIONS = (AUTO, "bf16", "fp32")
@@ -30,20 +31,13 @@ it, float32 otherwise."""
 MAX_AUTO_WORKERS = 8
 """``num_workers="auto"`` on CUDA: one worker per CPU core, at most this many (JPEG decoding and the paper's
 random-resized-crop keep a GPU busy at about this many workers per training process)."""
-SWITCH_FIELDS = ("channels_last", "cudnn_benchmark")
-"""Runtime fields that take True, False or ``auto``."""
-
-
-def check_runtime_fields(precision, channels_last, num_workers, cudnn_benchmark) -> None:
-    """Raise a ValueError naming the TrainConfig field whose runtime value is not one it accepts."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"TrainConfig.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    for name, value in zip(SWITCH_FIELDS, (channels_last, cudnn_benchmark)):
-        if not isinstance(value, bool) and value != AUTO:
-            raise ValueError(f"TrainConfig.{name} must be True, False or {AUTO!r}, got {value!r}")
-    if num_workers != AUTO and (isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral)
-                                or num_workers < 0):
-        raise ValueError(f"TrainConfig.num_workers must be an integer >= 0 or {AUTO!r}, got {num_workers!r}")
+PRECISION = one_of(PRECISIONS)
+"""What ``TrainConfig.precision`` accepts."""
+SWITCH = Constraint(f"True, False or {AUTO!r}", lambda value: isinstance(value, bool) or value == AUTO)
+"""What ``channels_last`` and ``cudnn_benchmark`` accept."""
+WORKERS = Constraint(f"{NON_NEGATIVE_INT.text} or {AUTO!r}",
+                     lambda value: value == AUTO or NON_NEGATIVE_INT.accepts(value))
+"""What ``num_workers`` accepts."""
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -134,5 +128,5 @@ def resolve_runtime(config, device: torch.device) -> Runtime:
                    cudnn_benchmark=_switch(config.cudnn_benchmark, cuda))
 
 
-__all__ = ["AUTO", "MAX_AUTO_WORKERS", "PRECISIONS", "Runtime", "bf16_supported", "check_runtime_fields",
+__all__ = ["AUTO", "MAX_AUTO_WORKERS", "PRECISION", "PRECISIONS", "Runtime", "SWITCH", "WORKERS", "bf16_supported",
            "resolve_runtime"]
