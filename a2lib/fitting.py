@@ -1,16 +1,15 @@
 """One call from a labelled dataset to a searchable hashing model: ``fit(train_set, method, bits, recipe)``.
 
 ``fit`` builds the ``TrainConfig`` from a named recipe (``a2lib.recipes``: backbone, model options, training numbers),
-the data (image channels and size, number of classes, read from one item of ``train_set``) and keyword overrides,
-then trains through the content-addressed cache (``a2lib.train.load_or_train`` keyed by the config and the data's
-content) or, with ``cache=False``, directly (``a2lib.train.train``). The ``Fitted`` result encodes images into ±1
-codes (``a2lib.inference.binary``), evaluates a test set with the tie-aware metrics of ``a2lib.evaluate``, puts the
-database codes in a ``a2lib.search.HammingIndex`` and saves to / loads from a folder.
+the data (image channels and size, number of classes, read from one item of ``train_set``) and keyword overrides
+(``a2lib.train.assembly``, as ``Study.config`` does), then trains through the content-addressed cache
+(``a2lib.train.load_or_train`` keyed by the config and the data's content) or, with ``cache=False``, directly
+(``a2lib.train.train``). The ``Fitted`` result encodes images into ±1 codes (``a2lib.inference.binary``), evaluates a
+test set with the tie-aware metrics of ``a2lib.evaluate``, puts the database codes in a ``a2lib.search.HammingIndex``
+and saves to / loads from a folder.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -22,14 +21,13 @@ from torch.utils.data import Dataset
 
 from . import evaluate as metrics_module
 from . import recipes
-from .data.identity import ITEM_SEED, isolated_rng
 from .device import select_device
 from .inference import binary, encode_dataset
-from .losses import LossWeights
-from .models import build_backbone, option_names
+from .models import option_names
 from .search import HammingIndex
 from .train import (HISTORY_NAME, TrainConfig, TrainResult, build_model, dataset_labels, load_or_train, train,
                     write_result)
+from .train.assembly import assemble, train_option_names
 from .train.cache import CODES_NAME, CONFIG_NAME, MODEL_NAME
 
 DEFAULT_METHOD, DEFAULT_BITS, DEFAULT_RECIPE = "a2net++", 32, "quick"
@@ -38,13 +36,9 @@ DEFAULT_METRICS = ("map", "precision@10", "ndcg@20")
 training set both have ``attributes``, NDCG@20 of attribute matching (Table 8)."""
 METRIC_PATTERN = re.compile(r"^(map|precision|ndcg)(?:@(\d+))?$")
 """``map``, ``map@K`` (mAP over the top K), ``precision@K``, ``ndcg@K``."""
-SET_BY_FIT = ("dataset", "dataset_options", "model", "bits")
-"""TrainConfig fields ``fit`` sets from its own arguments; every other field is an override."""
 ETA = "eta"
 """The override that sets η of Eq. (15) (``LossWeights.eta``), for every method (DPSH's own ``eta`` option goes
 through ``model_options={"eta": ...}``)."""
-RGB_CHANNELS = 3
-"""ModelConfig's default ``in_channels``; ``fit`` sets it only for data with another channel count."""
 FITTED_FORMAT, FITTED_VERSION = "a2lib.fit.Fitted", 1
 """The ``format`` and ``version`` recorded in a saved folder's config.json."""
 CONFIG_FILE, MODEL_FILE, CODES_FILE = CONFIG_NAME, MODEL_NAME, CODES_NAME
@@ -53,21 +47,15 @@ FILES = (CONFIG_FILE, MODEL_FILE, CODES_FILE, HISTORY_NAME)
 indices, labels, attributes and the training set's fingerprint) and the training history."""
 
 
-def _train_option_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in SET_BY_FIT]
-
-
 def _dataset_name(dataset: Dataset) -> str:
     """What ``TrainConfig.dataset`` records for a dataset object: its ``name`` when it has one, else its type."""
     return str(getattr(dataset, "name", None) or type(dataset).__name__)
 
 
 def _route(method: str, overrides: dict) -> tuple[dict, dict]:
-    """(TrainConfig overrides, model options) from ``fit``'s keyword overrides; an unknown key lists the valid ones.
-
-    TrainConfig fields win over a model option of the same name (CSQ's ``seed``); ``eta`` sets η in ``loss_weights``.
-    """
-    train_names, model_names = _train_option_names(), option_names(method)
+    """(train options, model options) from ``fit``'s keyword overrides, less ``eta``; an unknown key lists the valid
+    ones. TrainConfig fields win over a model option of the same name (CSQ's ``seed``)."""
+    train_names, model_names = train_option_names(), option_names(method)
     unknown = sorted(set(overrides) - set(train_names) - set(model_names) - {ETA})
     if unknown:
         raise ValueError(
@@ -76,62 +64,17 @@ def _route(method: str, overrides: dict) -> tuple[dict, dict]:
             f"and {ETA} (η of Eq. 15)")
     train_options = {k: v for k, v in overrides.items() if k in train_names}
     model_options = {k: v for k, v in overrides.items() if k not in train_names and k != ETA}
-    if ETA in overrides:
-        weights = train_options.get("loss_weights", LossWeights())
-        weights = LossWeights(**weights) if isinstance(weights, dict) else weights
-        train_options["loss_weights"] = dataclasses.replace(weights, eta=overrides[ETA])
     return train_options, model_options
-
-
-def _image_shape(dataset: Dataset) -> tuple[int, int, int]:
-    """(C, H, W) of the first item's image; a clear error for an empty set or items that are not (image, label)."""
-    if len(dataset) == 0:
-        raise ValueError("the training set is empty; pass a dataset with labelled images")
-    with isolated_rng(ITEM_SEED):  # a random training transform must not move the caller's random stream
-        item = dataset[0]
-    image = item[0] if isinstance(item, (tuple, list)) else None
-    if not isinstance(image, Tensor) or image.dim() != 3:
-        got = tuple(image.shape) if isinstance(image, Tensor) else type(item).__name__
-        raise ValueError(f"fit() needs items (float CxHxW image, label); the first item gives {got}. Load images with "
-                         "a2lib.data.load(...) or a2lib.data.ArrayDataset, or add a transform that makes tensors")
-    return tuple(int(side) for side in image.shape)
-
-
-def data_options(method: str, backbone: str, dataset: Dataset, given: dict) -> dict:
-    """The model options the data decides, for those ``given`` does not set: ``in_channels`` (when not 3),
-    ``image_size`` for the decoder of A²-Net(++) (when not the backbone's default), ``num_classes`` (CSQ, OrthoCos)."""
-    names = option_names(method)
-    channels, height, width = _image_shape(dataset)
-    options = {}
-    if channels != RGB_CHANNELS and "in_channels" not in given:
-        options["in_channels"] = channels
-    if "image_size" in names and "image_size" not in given:
-        default = tuple(build_backbone(backbone, pretrained=False, in_channels=channels).default_image_size)
-        if (height, width) != default:
-            options["image_size"] = [height, width]  # as JSON stores it, so a loaded config compares equal
-    if "num_classes" in names and "num_classes" not in given:
-        options["num_classes"] = _num_classes(dataset)
-    return options
-
-
-def _num_classes(dataset: Dataset) -> int:
-    """``dataset.num_classes``, else the width of multi-hot labels or the largest class index + 1."""
-    if getattr(dataset, "num_classes", None):
-        return int(dataset.num_classes)
-    labels = dataset_labels(dataset)
-    return int(labels.shape[1]) if labels.dim() == 2 else int(labels.max()) + 1
 
 
 def fit_config(train_set: Dataset, method: str = DEFAULT_METHOD, bits: int = DEFAULT_BITS,
                recipe: str | recipes.Recipe = DEFAULT_RECIPE, **overrides) -> TrainConfig:
-    """The TrainConfig ``fit`` trains with: the recipe's numbers, the data's image options, then ``overrides``."""
+    """The TrainConfig ``fit`` trains with: the recipe's numbers, the data's image options, then ``overrides``
+    (``a2lib.train.assembly.assemble``)."""
     chosen = recipes.get(recipe)
     train_options, model_options = _route(method, overrides)
-    backbone = train_options.pop("backbone", chosen.backbone)
-    merged = {**chosen.options_for(method), **copy.deepcopy(train_options.pop("model_options", {})), **model_options}
-    merged = {**data_options(method, backbone, train_set, merged), **merged}
-    return TrainConfig(dataset=_dataset_name(train_set), model=method, model_options=merged, bits=bits,
-                       backbone=backbone, **{**copy.deepcopy(chosen.train_options), **train_options})
+    return assemble(method, bits, train_set, dataset=_dataset_name(train_set), recipe=chosen,
+                    model_options=model_options, train_options=train_options, eta=overrides.get(ETA))
 
 
 def fit(train_set: Dataset, method: str = DEFAULT_METHOD, bits: int = DEFAULT_BITS,

@@ -2,10 +2,11 @@
 configs are built from it.
 
 A study names a recipe (``a2lib.recipes``: backbone, model options, training numbers) and overrides what it must;
-every TrainConfig of a study comes from ``Study.config``, so notebooks that reuse a model (02-05 reuse Table 2's)
-build the same config and hit the same cache entry; a switched-off component (``options``), another η, seed or
-training variant is the only difference between two configs. ITQ/SDH are not trained but fitted on the pooled
-features of a network (``fit_shallow``); ``Study.train`` hides the difference.
+every TrainConfig of a study comes from ``Study.config`` (assembled by ``a2lib.train.assembly``, as ``a2lib.fit``'s),
+so notebooks that reuse a model (02-05 reuse Table 2's) build the same config and hit the same cache entry; a
+switched-off component (``options``), another η, seed or training variant is the only difference between two
+configs. ITQ/SDH are not trained but fitted on the pooled features of a network (``fit_shallow``); ``Study.train``
+hides the difference.
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from torch.utils.data import Dataset, Subset
 
 from .. import recipes, shallow
 from ..data import load
-from ..fitting import data_options
 from ..losses import LossWeights
 from ..models import build, list_models
 from ..train import TrainConfig, TrainResult, load_dataset, load_or_train
+from ..train.assembly import assemble, train_option_names, with_recipe
 
 SHALLOW_METHODS = ("itq", "sdh")
 """Fitted on the pooled backbone features of a network (``a2lib.shallow``), not trained by ``a2lib.train``."""
@@ -34,20 +35,15 @@ SHALLOW_REFERENCE = "baseline"
 VARIANT_FLAVOUR = "blanked"
 """Flavour of a dominoes training ``variant`` other than "both": the other block blanked (notebook 01's reference
 model, trained on the complex block alone)."""
-SET_BY_STUDY = ("dataset", "dataset_options", "model", "model_options", "bits", "backbone", "seed", "device")
-"""TrainConfig fields the study sets itself; ``train_options`` holds (some of) the others, ``loss_weights`` as a dict
-of ``LossWeights`` fields (the study's ``eta`` overrides its η)."""
-
-
-def _train_option_names() -> list[str]:
-    return sorted(f.name for f in dataclasses.fields(TrainConfig) if f.name not in SET_BY_STUDY)
 
 
 def _check_train_options(options: dict, where: str) -> None:
-    unknown = sorted(set(options) - set(_train_option_names()))
+    """Refuse a key that is no train option of a study (those of ``train_option_names`` less the TrainConfig fields
+    a study sets from its own: backbone, seed, device, ...), and ``loss_weights`` that is not a dict of its fields."""
+    valid = sorted(train_option_names(exclude=Study.fields()))
+    unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise ValueError(f"{where} has unknown key(s) {unknown}; valid TrainConfig options: "
-                         f"{', '.join(_train_option_names())}")
+        raise ValueError(f"{where} has unknown key(s) {unknown}; valid TrainConfig options: {', '.join(valid)}")
     weights = options.get("loss_weights", {})
     names = [f.name for f in dataclasses.fields(LossWeights)]
     if not isinstance(weights, dict) or set(weights) - set(names):
@@ -96,13 +92,9 @@ class Study:
 
     def _apply_recipe(self) -> None:
         """Merge the recipe under the study's own values (frozen dataclass: set once, here)."""
-        if self.recipe is not None:
-            recipe = recipes.get(self.recipe)
-            methods = dict.fromkeys([*recipe.model_options, *self.model_options])
-            merged = {m: {**recipe.options_for(m), **self.model_options.get(m, {})} for m in methods}
-            object.__setattr__(self, "backbone", self.backbone or recipe.backbone)
-            object.__setattr__(self, "model_options", merged)
-            object.__setattr__(self, "train_options", {**copy.deepcopy(recipe.train_options), **self.train_options})
+        merged = with_recipe(self.recipe, self.backbone, self.model_options, self.train_options)
+        for name, value in zip(("backbone", "model_options", "train_options"), merged):
+            object.__setattr__(self, name, value)
         if self.backbone is None:
             raise ValueError(f"Study needs a backbone or a recipe (one of {', '.join(recipes.RECIPES)})")
 
@@ -150,18 +142,14 @@ class Study:
         if dataset_options is not None and not isinstance(dataset_options, dict):
             raise ValueError(f"Study.config dataset_options must be a dict of data set options, got "
                              f"{dataset_options!r}")
-        dataset_options = copy.deepcopy({**self.dataset_options, **(dataset_options or {})})
+        dataset_options = {**self.dataset_options, **(dataset_options or {})}
         if variant not in (None, "both"):
             dataset_options.update(variant=variant, flavour=VARIANT_FLAVOUR)
-        merged = copy.deepcopy({**self.model_options.get(method, {}), **(options or {})})
-        merged = {**data_options(method, self.backbone, self._train_split, merged), **merged}
-        eta = self.eta if eta is None else eta
-        train_options = copy.deepcopy({**self.train_options, **train_overrides})
-        weights = dict(train_options.pop("loss_weights", None) or {})
-        weights = LossWeights(**{**weights, **({} if eta is None else {"eta": eta})})
-        return TrainConfig(dataset=self.dataset, dataset_options=dataset_options, model=method, model_options=merged,
-                           bits=bits, backbone=self.backbone, loss_weights=weights,
-                           seed=self.seed if seed is None else seed, device=self.device, **train_options)
+        own = {"backbone": self.backbone, "seed": self.seed if seed is None else seed, "device": self.device}
+        return assemble(method, bits, self._train_split, dataset=self.dataset, dataset_options=dataset_options,
+                        model_options={**self.model_options.get(method, {}), **(options or {})},
+                        train_options={**own, **self.train_options, **train_overrides},
+                        eta=self.eta if eta is None else eta)
 
     def train(self, method: str, bits: int, **overrides) -> TrainResult:
         """Any method at ``bits``: deep ones trained or loaded from the cache (``load_or_train``); ITQ/SDH fitted on
