@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .checks import NON_NEGATIVE_NUMBER, one_of
+from .dcc import gamma_ratio
 from .fields import declare, declared
 from .inference import binary
 from .similarity import shares_label
@@ -90,15 +91,25 @@ class LossWeights:
     def __post_init__(self):
         REDUCTION.check("LossWeights.reduction", self.reduction)
 
+    def hashing_weights(self, k: int, num_database: int) -> tuple[float, float]:
+        """(β, γ), the weights of the hashing and quantisation terms, for k bits and a database of N items."""
+        beta = BETA_NUMERATOR / k if self.beta is None else float(self.beta)
+        return beta, beta * self.adsh_gamma / num_database if self.gamma is None else float(self.gamma)
+
+    def dcc_gamma(self, k: int, num_database: int) -> float:
+        """The quantisation weight of the closed-form B update's objective J (``a2lib.dcc``) for which (β/N)·J is
+        the hashing and quantisation terms of ``objective`` summed over the sampled items: γ·N/β."""
+        return gamma_ratio(*self.hashing_weights(k, num_database), num_database)
+
     def resolve(self, n: int, k: int, num_database: int) -> dict[str, float]:
         """The numeric weights for a batch of n items, k bits and a database of N items."""
-        beta = BETA_NUMERATOR / k if self.beta is None else float(self.beta)
+        beta, gamma = self.hashing_weights(k, num_database)
         return {
             "lambda_": float(self.lambda_),
             "alpha": 1.0 / (n * k) if self.alpha is None else float(self.alpha),
             "beta": beta,
             "eta": float(self.eta),
-            "gamma": beta * self.adsh_gamma / num_database if self.gamma is None else float(self.gamma),
+            "gamma": gamma,
             "spatial_diversity": float(self.spatial_diversity),
             "channel_diversity": float(self.channel_diversity),
             "alignment": float(self.alignment),

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-import a2lib.train.trainer as trainer_module
+import a2lib.train.schemes as schemes_module
 from a2lib.studies import Study
 from a2lib.train.cache import build_model, load_dataset
 from a2lib.train.trainer import Trainer
@@ -86,9 +86,9 @@ class _TimedLoader:
 
 
 def _instrument(trainer: Trainer) -> None:
-    _wrap(trainer_module, "objective", "phase/loss")
-    _wrap(trainer_module, "similarity", "phase/similarity")
-    _wrap(trainer_module, "dcc_update", "phase/dcc")
+    _wrap(schemes_module, "objective", "phase/loss")
+    _wrap(schemes_module, "similarity", "phase/similarity")
+    _wrap(schemes_module, "dcc_update", "phase/dcc")
     make_loader = trainer.loader
     trainer.loader = lambda omega: _TimedLoader(make_loader(omega))
     model = trainer.model

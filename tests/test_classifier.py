@@ -25,7 +25,7 @@ def test_codes_are_baselines_and_the_loss_is_cross_entropy_of_the_classifier_on_
     total, terms = model.loss(out, labels)
     assert list(terms) == ["cross_entropy"] and total.item() == pytest.approx(expected.item(), rel=1e-5)
     assert torch.equal(model.predict(images), logits.argmax(1))
-    assert model.asymmetric is False
+    assert model.scheme == "batch"  # its own loss, no learned database codes
 
 
 def test_refuses_what_it_cannot_train_on():

@@ -395,7 +395,8 @@ def test_pairwise_methods_pair_in_batch_by_default_and_with_a_memory_on_request(
     config = deep_config(name, val_fraction=0.0, outer_iterations=1)
     train(_build(config), data, config, checkpoint_dir=tmp_path, verbose=False)
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["B"] is None
-    assert build(name, 8, backbone="small", memory=True).memory_bank
+    with_memory = deep_config(name, val_fraction=0.0, model_options={"memory": True})
+    assert torch.equal(Trainer(_build(with_memory), data, with_memory, None, False).scheme.state(), torch.zeros(60, 8))
     with pytest.raises(ValueError, match="memory must be True or False"):
         build(name, 8, backbone="small", memory=1)
 

@@ -183,7 +183,7 @@ def test_a_tie_on_validation_keeps_the_later_iteration(monkeypatch):
 
     def validate(trainer):
         kept[len(trainer.history) + 1] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-        return next(scripted), trainer.B.cpu()
+        return next(scripted), trainer.scheme.B.cpu()
 
     monkeypatch.setattr(Trainer, "validate", validate)
     result = train(TinyHash(), TinySet(), tiny_config(outer_iterations=4), verbose=False)

@@ -2,7 +2,8 @@
 
 Names: "baseline", "a2net", "a2net++", "exchnet" (trained by the asymmetric ADSH objective with learned database
 codes) and the other deep methods of the paper's tables, "dpsh", "hashnet", "csq", "orthocos" (their own batch loss,
-``model.loss``; "csq" and "orthocos" need ``num_classes``); backbones: "small", "resnet18", "resnet32", "resnet50".
+``model.loss``; "csq" and "orthocos" need ``num_classes``), each naming its training scheme (``HashModel.scheme``,
+``a2lib.train.schemes``); backbones: "small", "resnet18", "resnet32", "resnet50".
 The shallow methods (ITQ, SDH) on backbone features are in ``a2lib.shallow``.
 """
 from __future__ import annotations
@@ -39,8 +40,10 @@ register_model("ce-classifier", CrossEntropyClassifier, ClassifierConfig)
 
 
 def list_models(asymmetric: bool | None = None) -> list[str]:
-    """Registered names; ``asymmetric=True`` / ``False`` keeps the models trained with / without learned codes B."""
-    return [name for name, (cls, _) in _REGISTRY.items() if asymmetric is None or cls.asymmetric == asymmetric]
+    """Registered names; ``asymmetric=True`` / ``False`` keeps the models trained with / without learned codes B
+    (``HashModel.scheme`` ``"asymmetric"`` or another)."""
+    return [name for name, (cls, _) in _REGISTRY.items()
+            if asymmetric is None or (cls.scheme == "asymmetric") == asymmetric]
 
 
 def list_backbones() -> list[str]:

@@ -70,12 +70,10 @@ class HashModel(nn.Module):
 
     name = "hash-model"
     max_bits = MAX_BITS
-    asymmetric = True
-    """Trained by the asymmetric objective with learned database codes B (``a2lib.train``); False for models that
-    bring their own batch loss ``loss(out, labels) -> (total, terms)`` and whose database codes are their encoding."""
-    memory_bank = False
-    """Non-asymmetric models only: True makes the trainer keep the latest outputs of every database item and call
-    ``loss(out, labels, memory, memory_labels)`` (DPSH's U matrix)."""
+    scheme = "asymmetric"
+    """How ``a2lib.train`` trains the model (``a2lib.train.schemes``): ``"asymmetric"``, ADSH's objective with learned
+    database codes B; ``"pairwise"`` or ``"batch"`` for models that bring their own batch loss
+    ``loss(out, labels) -> (total, terms)`` and whose database codes are their encoding."""
 
     def __init__(self, config: ModelConfig, min_size: int = 1):
         super().__init__()

@@ -4,8 +4,8 @@ The network is BASELINE's up to the codes (backbone + GAP + Linear(k) + tanh); a
 k-bit tanh codes and the model is trained with softmax cross-entropy alone. The codes used for retrieval are the
 tanh hash layer (their sign), the very layer the classifier reads, so a class that the classifier ignores is absent
 from the codes too, and mAP, Grad-CAM and probes compare with BASELINE's at the same code length. Only the loss
-differs from BASELINE: no learned database codes (``asymmetric = False``), so ``a2lib.train`` trains it with
-``loss(out, labels)`` and uses its encoding of the database as B.
+differs from BASELINE: no learned database codes (``scheme = "batch"``, ``a2lib.train.schemes``), so ``a2lib.train``
+trains it with ``loss(out, labels)`` and uses its encoding of the database as B.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class CrossEntropyClassifier(BaselineHash):
     """logits = Linear(k -> C)(tanh(Linear(GAP(trunk(I))))): BASELINE's codes read by a linear softmax classifier."""
 
     name = "ce-classifier"
-    asymmetric = False
+    scheme = "batch"
 
     def __init__(self, config: ClassifierConfig):
         super().__init__(config)

@@ -2,8 +2,9 @@
 
 DPSH (pairwise likelihood), HashNet (weighted pairwise likelihood with continuation), CSQ (hash centres) and
 OrthoCos+BN (cosine to orthogonal class codes) differ from BASELINE only in their loss (``a2lib.losses``) and small
-head details. They learn no database codes: ``asymmetric = False`` makes ``a2lib.train`` train them with
-``model.loss(out, labels)`` and use their encoding of the database as B.
+head details. They learn no database codes: their ``scheme`` (``"pairwise"`` for DPSH and HashNet, ``"batch"`` for
+CSQ and OrthoCos; ``a2lib.train.schemes``) makes ``a2lib.train`` train them with ``model.loss`` and use their
+encoding of the database as B.
 """
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ DPSH_LAMBDA, DPSH_CIFAR_TRAIN = 10.0, 5000
 pairs of a batch with the N = 5,000 CIFAR-10 training images, both divided by n·N."""
 HASHNET_ALPHA_NUMERATOR = 10.0
 """α = 10 / k: HashNet's code README ("set the sigmoid_param to 10 / code length")."""
-PAIRWISE_IMAGES_PER_CLASS = 4
-"""K of the class-balanced batches (P = batch size / K classes) of DPSH and HashNet (``a2lib.train.batches``)."""
 BERNOULLI_DRAWS = 20
 """Candidate sets of random ±1 centres drawn when no Hadamard matrix fits; the most separated one is kept."""
 
@@ -111,15 +110,11 @@ class PairwiseConfig(BaselineConfig):
 
 
 class PairwiseHash(BaselineHash):
-    """A pairwise-likelihood method: class-balanced batches (P classes x K images, ``a2lib.train.batches``) and the
-    pairs in-batch or, with the ``memory`` option, against the latest outputs of every training item."""
+    """A pairwise-likelihood method, trained by the pairwise scheme (``a2lib.train.schemes.PairwiseScheme``):
+    class-balanced batches and the pairs in-batch or, with the ``memory`` option, against the latest outputs of
+    every training item."""
 
-    asymmetric = False
-    images_per_class = PAIRWISE_IMAGES_PER_CLASS
-
-    @property
-    def memory_bank(self) -> bool:
-        return self.config.memory
+    scheme = "pairwise"
 
 
 @dataclass
@@ -224,7 +219,7 @@ class CSQ(BaselineHash):
     """
 
     name = "csq"
-    asymmetric = False
+    scheme = "batch"
 
     def __init__(self, config: CSQConfig):
         super().__init__(config)
@@ -272,7 +267,7 @@ class OrthoCos(BaselineHash):
     """
 
     name = "orthocos"
-    asymmetric = False
+    scheme = "batch"
 
     def __init__(self, config: OrthoCosConfig):
         super().__init__(config)

@@ -1,4 +1,4 @@
-"""Class-balanced batches (P classes x K images) for the pairwise methods (DPSH, HashNet).
+"""Class-balanced batches (P classes x K images) for the pairwise methods (DPSH, HashNet; ``a2lib.train.schemes``).
 
 With many classes a shuffled batch holds almost no similar pair (16 images of 60 species: about 2 of 120 pairs);
 grouping K images of a class gives every image K - 1 in-batch positives. One epoch visits every item once.

@@ -1,8 +1,9 @@
 """What a killed run needs to resume exactly: every random number generator's state, written atomically.
 
-A checkpoint (``CHECKPOINT_NAME``) holds the model, optimiser, database codes, history, best state and the states of
-Python's, numpy's and torch's global generators plus the trainer's own sampler and shuffle generators; restoring
-all of them makes the resumed run draw the same samples and batches as an uninterrupted one. Files are written under
+A checkpoint (``CHECKPOINT_NAME``) holds the model, optimiser, the training scheme's state (learned codes B or a
+memory, ``a2lib.train.schemes``), history, best state and the states of Python's, numpy's and torch's global
+generators plus the trainer's own sampler and shuffle generators; restoring all of them makes the resumed run draw
+the same samples and batches as an uninterrupted one. Files are written under
 a uniquely named temporary file in their own folder and renamed into place (``os.replace``), so a kill never leaves
 half a file and processes writing the same file at once never share a temporary file (``a2lib.atomic``).
 """

@@ -198,8 +198,9 @@ class TrainResult:
     """A trained model with its learned database codes.
 
     db_codes: (N_db, k) float32 +-1, the learned B of the database items ``db_indices`` (training split minus the
-    validation items ``val_indices``); for methods without learned database codes (``model.asymmetric`` False), B is
-    the encoded database, the sign of the kept model's encoding of those items. db_labels: their labels.
+    validation items ``val_indices``); for methods without learned database codes (``model.scheme`` other than
+    ``"asymmetric"``, ``a2lib.train.schemes``), B is the encoded database, the sign of the kept model's encoding of
+    those items. db_labels: their labels.
     history: one dict per outer iteration (``iteration`` 1-based, ``lr``, ``loss`` and each term's batch mean,
     ``val_map`` and each monitor's ``monitor/<name>`` when evaluated, ``elapsed_s``, and with ``grad_diagnostic``
     each term's ``grad_norm/<term>`` and ``grad_share/<term>`` on the shared trunk, ``a2lib.diagnostics``).

@@ -1,29 +1,26 @@
-"""The asymmetric (ADSH-style) trainer of Eq. (13)/(15): database codes B, sampled queries, closed-form B updates.
+"""The trainer of every hashing model: outer iterations over sampled database items, each model trained by its scheme.
 
-Each outer iteration (ADSH, Jiang & Li AAAI 2018; the paper trains "following ADSH", Sec. 3.3.3 and 4.2.2):
-1. sample n_s database items Ω (seeded) and build S between them and the whole database (ADSH reweighting);
-2. train the network on Ω for E inner epochs with ``a2lib.losses.objective`` (SGD, momentum, weight decay),
-   storing each item's tanh output U as in ADSH's code (the value seen in the item's last batch);
-3. update B bit by bit in closed form (``a2lib.dcc``).
+Each outer iteration (the paper's Sec. 3.3.3 and 4.2.2, "following ADSH"):
+1. sample n_s database items Ω (seeded);
+2. train the network on Ω for E inner epochs (SGD with momentum and weight decay, or Adam), each batch's loss given
+   by the model's training scheme (``a2lib.train.schemes``: ADSH's objective against learned database codes B, a
+   pairwise loss, or the model's own batch loss), batched as the scheme says (shuffled, or class-balanced);
+3. the scheme's step after the outer iteration (for ADSH, the closed-form update of B).
 The database is the training set minus a held-out validation part; every ``eval_every`` outer iterations (and after
-the last) the validation queries are ranked against the database with tie-aware mAP, and the state kept is the best on
-validation (never selected on the test set), a tie going to the later iteration: where validation saturates (intact
-dominoes reach 1.000 early) every model alike keeps its latest state of the best score rather than its earliest.
-
-Models with ``asymmetric = False`` (DPSH, HashNet, CSQ, OrthoCos: ``a2lib.models.deep_hashing``) bring their own batch
-loss: step 2 uses ``model.loss(out, labels)`` instead of the objective, and step 3 does not happen. For methods without
-learned database codes, B is the encoded database: the sign of the network's encoding of the database items (with the
-current state for validation, with the kept state in ``TrainResult.db_codes``). Models with ``memory_bank`` (DPSH and
-HashNet with their ``memory`` option) get, during training, the latest outputs of every database item (zero until
-first seen), updated batch by batch; models with ``images_per_class`` (the same two) train on class-balanced batches
-(``a2lib.train.batches``).
+the last) the validation queries are ranked against the scheme's database codes (the learned B, or the encoded
+database: the sign of the network's encoding of the database items; ``TrainConfig.db_codes="encoded"`` asks for the
+latter) with tie-aware mAP, and the state kept is the best on validation (never selected on the test set), a tie
+going to the later iteration: where validation saturates (intact dominoes reach 1.000 early) every model alike
+keeps its latest state of the best score rather than its earliest. ``TrainResult.db_codes`` are the scheme's
+database codes with the kept state.
 
 With ``TrainConfig.grad_diagnostic`` (default on), each outer iteration also records each loss term's gradient norm
 and share on the shared trunk (``a2lib.diagnostics``) for one fixed batch, the first ``batch_size`` database items in
-order, with the state the iteration ends with (after the B update). It is computed on a copy of the model in train
-mode, with the global random generators seeded and restored around it (``a2lib.data.identity.isolated_rng``): no
-optimiser step, no draw from the trainer's generators, no change to BatchNorm statistics or other model state, so the
-weights and codes are bit-identical with and without it.
+order, with the state the iteration ends with (after the scheme's step), and the scheme's own batch loss on them
+(``Scheme.probe``). It is computed on a copy of the model in train mode, with the global random generators seeded
+and restored around it (``a2lib.data.identity.isolated_rng``): no optimiser step, no draw from the trainer's
+generators, no change to BatchNorm statistics, the scheme's state or other model state, so the weights and codes are
+bit-identical with and without it.
 
 With ``TrainConfig.monitors`` (learning dynamics), each validation step also ranks the validation items of every
 monitor data set (the same items in another form: for dominoes, one block blanked or randomised) against the same
@@ -35,8 +32,9 @@ no model state (eval mode, no gradients), so training and selection are bit-iden
 no item (validation is then off and the last iteration's state is kept).
 
 A checkpoint (``a2lib.train.checkpoint``) after each outer iteration makes a killed run resume and finish exactly as
-an uninterrupted one; a checkpoint that cannot be read is reported, moved aside and the run starts afresh.
-``a2lib.train.cache.load_or_train`` adds a content-addressed cache.
+an uninterrupted one; it holds the scheme's state (B, or the pairwise scheme's memory) under ``"B"``. A checkpoint
+that cannot be read is reported, moved aside and the run starts afresh. ``a2lib.train.cache.load_or_train`` adds a
+content-addressed cache.
 """
 from __future__ import annotations
 
@@ -55,19 +53,16 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..atomic import move_aside, save_atomic
 from ..data.identity import fingerprint, isolated_rng
-from ..dcc import dcc_update, gamma_ratio
 from ..device import select_device
 from ..diagnostics import flatten, term_gradients, trunk_of
 from ..evaluate import mean_average_precision
 from ..inference import binary, encode_dataset
-from ..losses import objective
-from ..similarity import similarity
-from ..atomic import move_aside, save_atomic
-from .batches import ClassBalancedBatches
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import MONITOR_PREFIX, TrainConfig, TrainResult
 from .runtime import resolve_runtime
+from .schemes import build_scheme
 
 Callback = Callable[[int, list[dict]], None]
 CHECKPOINT_KEYS = ("config", "data_fingerprint", "iteration", "model", "optimizer", "B", "history", "elapsed_s",
@@ -168,10 +163,6 @@ class Trainer:
         self.db_labels = labels[self.db_indices]
         self.runtime = resolve_runtime(config, self.device)  # bf16, channels_last, workers (a2lib.train.runtime)
         self.runtime.prepare_model(self.model)
-        self.asymmetric = getattr(model, "asymmetric", True)
-        if not self.asymmetric and not callable(getattr(model, "loss", None)):
-            raise ValueError(f"model {getattr(model, 'name', type(model).__name__)!r} is not asymmetric and has no "
-                             "loss(out, labels) method; give it one or set asymmetric = True")
         if config.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                              weight_decay=config.weight_decay)
@@ -179,13 +170,7 @@ class Trainer:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.sampler = np.random.default_rng(config.seed)
         self.shuffle = torch.Generator().manual_seed(config.seed)
-        self.B = None  # no learned database codes: B is the encoded database (module docstring)
-        if self.asymmetric:
-            init = torch.Generator().manual_seed(config.seed)
-            self.B = binary(torch.rand(len(self.db_indices), config.bits, generator=init) - 0.5).to(self.device)
-        elif getattr(model, "memory_bank", False):
-            self.B = torch.zeros(len(self.db_indices), config.bits, device=self.device)
-            self.memory_labels = self.db_labels.to(self.device)
+        self.scheme = build_scheme(model, config, self.db_labels, self.device)
         self.history: list[dict] = []
         self.start = 0
         self.elapsed_before = 0.0
@@ -236,7 +221,7 @@ class Trainer:
                              "data fingerprint differs); use another checkpoint_dir or delete that folder")
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        self.B = saved["B"].to(self.device) if saved["B"] is not None else None
+        self.scheme.load_state(saved["B"])
         self.history, self.start = saved["history"], saved["iteration"]
         self.elapsed_before = saved["elapsed_s"]
         self.best = saved["best"]
@@ -251,20 +236,18 @@ class Trainer:
         save_atomic({"config": self.config.key_dict(), "data_fingerprint": self.data_fingerprint,
                      "iteration": iteration, "model": cpu_state(self.model),
                      "optimizer": self.optimizer.state_dict(),
-                     "B": self.B.cpu() if self.B is not None else None, "history": self.history,
+                     "B": self.scheme.state(), "history": self.history,
                      "elapsed_s": elapsed, "best": self.best,
                      "rng": rng_state(self.sampler, self.shuffle)}, path)
         write_history(self.history, path.parent / HISTORY_NAME)
 
     def loader(self, omega: Tensor) -> DataLoader:
-        """Batches of (image, label, position in Ω) over the sampled items: shuffled, or class-balanced for models
-        with ``images_per_class`` (``a2lib.train.batches``) on single-label data."""
+        """Batches of (image, label, position in Ω) over the sampled items: as the scheme batches them
+        (``Scheme.batch_sampler``), else shuffled."""
         cfg = self.config
         items = _Positions(self.dataset, self.db_indices[omega], self.labels)
-        per_class = getattr(self.model, "images_per_class", None)
-        if per_class and self.labels.dim() == 1:
-            batches = ClassBalancedBatches(self.db_labels[omega], cfg.batch_size, min(per_class, cfg.batch_size),
-                                           self.shuffle)
+        batches = self.scheme.batch_sampler(self.db_labels[omega], self.shuffle)
+        if batches is not None:
             return DataLoader(items, batch_sampler=batches, **self.runtime.loader_options())
         singleton_tail = len(omega) % cfg.batch_size == 1  # a batch of one breaks BatchNorm in train mode
         return DataLoader(items, batch_size=cfg.batch_size, shuffle=True, generator=self.shuffle,
@@ -279,16 +262,13 @@ class Trainer:
         cfg, model = self.config, self.model
         n_db = len(self.db_indices)
         omega = torch.from_numpy(np.sort(self.sampler.choice(n_db, size=min(cfg.n_samples, n_db), replace=False)))
-        if self.asymmetric:
-            S = similarity(self.db_labels[omega], self.db_labels, cfg.similarity_reweight).to(self.device)
-        omega_dev = omega.to(self.device)
+        self.scheme.begin_outer_iteration(omega)
         loader = self.loader(omega)
         lr = self.lr_at(t)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model.prepare_outer_iteration(t, loader, self.device, cfg.outer_iterations)
         model.train()
-        U = torch.zeros(len(omega), cfg.bits, device=self.device)
         sums: dict[str, float] = {}
         batches = 0
         for _ in range(cfg.inner_epochs):
@@ -296,26 +276,15 @@ class Trainer:
                 images = self.runtime.images(images)
                 labels, positions = labels.to(self.device), positions.to(self.device)
                 out = self.runtime.forward(model, images, labels)
-                if self.asymmetric:
-                    total, terms = objective(out, images, S[positions], self.B, self.B[omega_dev[positions]],
-                                             cfg.loss_weights, labels=labels)
-                elif self.B is not None:
-                    self.B[omega_dev[positions]] = out.codes.detach().float()
-                    total, terms = model.loss(out, labels, self.B, self.memory_labels)
-                else:
-                    total, terms = model.loss(out, labels)
+                total, terms = self.scheme.batch_loss(model, out, images, labels, positions)
                 _check_finite(terms, total, t + 1)
                 self.optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 self.optimizer.step()
-                U[positions] = out.codes.detach().float()
                 for name, value in {"loss": total, **terms}.items():
                     sums[name] = sums.get(name, 0.0) + float(value.detach())
                 batches += 1
-        if self.asymmetric:
-            w = cfg.loss_weights.resolve(cfg.batch_size, cfg.bits, n_db)
-            ratio = gamma_ratio(w["beta"], w["gamma"], n_db)
-            self.B = dcc_update(self.B, U, S, omega_dev, ratio, cfg.dcc_sweeps)
+        self.scheme.end_outer_iteration()
         return {"iteration": t + 1, "lr": lr, **{name: value / batches for name, value in sums.items()}}
 
     def gradient_diagnostic(self) -> dict[str, float]:
@@ -331,30 +300,24 @@ class Trainer:
             parameters = list(model.parameters())
         with isolated_rng(cfg.seed):
             out = model(images, labels)
-            n = len(images)
-            if self.asymmetric:
-                S = similarity(self.db_labels[:n], self.db_labels, cfg.similarity_reweight).to(self.device)
-                _, terms = objective(out, images, S, self.B, self.B[:n], cfg.loss_weights, labels=labels)
-            elif self.B is not None:
-                memory = self.B.clone()
-                memory[:n] = out.codes.detach().float()
-                _, terms = model.loss(out, labels, memory, self.memory_labels)
-            else:
-                _, terms = model.loss(out, labels)
+            positions = torch.arange(len(images), device=self.device)
+            _, terms = self.scheme.probe(len(images)).batch_loss(model, out, images, labels, positions)
             report = term_gradients({name: value for name, value in terms.items() if value.requires_grad}, parameters)
         return {key: None if math.isnan(value) else value for key, value in flatten(report).items()}
 
     def encoded_database(self) -> Tensor:
-        """+-1 codes of the database items by the current network (the B of methods without learned codes)."""
+        """+-1 codes of the database items by the current network."""
         codes = encode_dataset(self.model, self.dataset, self.config.eval_batch_size, self.device, self.db_indices)
         return binary(codes, "encoded database codes")
 
     def validate(self) -> tuple[float, Tensor]:
-        """(validation mAP, the database codes it ranked against: B, or the encoded database)."""
+        """(validation mAP, the database codes it ranked against: the scheme's, or with ``db_codes="encoded"`` the
+        encoded database)."""
         cfg = self.config
         queries = encode_dataset(self.model, self.dataset, cfg.eval_batch_size, self.device, self.val_indices)
         q = binary(queries, "validation query codes")
-        db = self.B.cpu() if self.asymmetric and cfg.db_codes == "learned" else self.encoded_database()
+        encoded = self.encoded_database
+        db = self.scheme.database_codes(encoded) if cfg.db_codes == "learned" else encoded()
         return mean_average_precision(q, db, self.labels[self.val_indices], self.db_labels), db
 
     def monitor(self, db: Tensor) -> dict[str, float]:
@@ -386,7 +349,7 @@ class Trainer:
                 record.update(self.monitor(db))
                 if self.best["val_map"] is None or record["val_map"] >= self.best["val_map"]:
                     self.best = {"iteration": t + 1, "val_map": record["val_map"], "state": cpu_state(self.model),
-                                 "B": self.B.cpu().clone() if self.asymmetric else db}
+                                 "B": self.scheme.database_codes(lambda: db)}
             elapsed = self.elapsed_before + time.perf_counter() - session_start
             record["elapsed_s"] = elapsed
             self.history.append(record)
@@ -404,7 +367,7 @@ class Trainer:
             self.model.load_state_dict(self.best["state"])
             codes = self.best["B"]
         else:
-            codes = self.B.cpu() if self.asymmetric else self.encoded_database()
+            codes = self.scheme.database_codes(self.encoded_database)
         self.model.eval()
         return TrainResult(self.model, codes.float(), self.db_indices, self.val_indices, self.db_labels,
                            self.history, self.best["iteration"], self.best["val_map"], self.config,
@@ -431,8 +394,8 @@ def check_monitor_sets(config: TrainConfig, dataset: Dataset,
 def train(model: torch.nn.Module, dataset: Dataset, config: TrainConfig | None = None,
           checkpoint_dir: str | os.PathLike | None = None, verbose: bool = True,
           callback: Callback | None = None, monitors: dict[str, Dataset] | None = None) -> TrainResult:
-    """Train ``model`` on ``dataset`` (its training split) with the asymmetric scheme, or with ``model.loss`` for
-    models with ``asymmetric = False``; see the module docstring.
+    """Train ``model`` on ``dataset`` (its training split) with the scheme it declares (``a2lib.train.schemes``); see
+    the module docstring.
 
     ``config`` must describe ``model`` (``model``, ``bits``, ``backbone``, ``model_options``; a contradiction, defaults
     included, is an error naming the field): build the model from the config (``a2lib.train.build_model``) or the
