@@ -2,10 +2,10 @@
 
 ``config`` (what defines a run), ``trainer`` (outer iterations, validation, checkpoints), ``schemes`` (how each
 model is trained: ADSH's learned codes, pairwise, or its own batch loss), ``checkpoint`` (exact resume), ``cache``
-(entries keyed by the config and the training data's fingerprint, ``a2lib.data.identity``). ``binary``,
-``encode_dataset`` and ``map_dataset`` come from ``a2lib.inference`` and are re-exported so ``from a2lib.train import
-TrainConfig, load_or_train, binary, encode_dataset`` is the one import a notebook needs. The README's "The pieces
-underneath" shows them in use.
+(entries keyed by the config and the training data's fingerprint, ``a2lib.data.identity``), ``progress`` (what is
+training now, for ``a2lib run``). ``binary``, ``encode_dataset`` and ``map_dataset`` come from ``a2lib.inference``
+and are re-exported so ``from a2lib.train import TrainConfig, load_or_train, binary, encode_dataset`` is the one
+import a notebook needs. The README's "The pieces underneath" shows them in use.
 """
 from ..inference import binary, encode_dataset, map_dataset
 from .cache import (CACHE_FORMAT_VERSION, build_model, config_key, entry_dir, entry_key, load_cached, load_dataset,

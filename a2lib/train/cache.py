@@ -21,6 +21,7 @@ config and fingerprint must equal the requested ones exactly, so an entry of ano
 entry with a file that cannot be read (truncated, damaged, missing) is reported with the file's path, moved aside to
 ``<key>.corrupt-<timestamp>-<pid>`` and trained again. The cache folder is ``cache_dir`` when given, else
 ``a2lib.folders.cache_root()`` (``$A2LIB_CACHE`` or the user cache); data come from ``a2lib.folders.data_root()``.
+A model loaded from the cache is reported to ``a2lib run``'s progress file (``a2lib.train.progress``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from ..data import load
 from ..data.identity import fingerprint
 from ..device import select_device
 from ..models import build
+from . import progress
 from .checkpoint import HISTORY_NAME, write_history
 from .config import TrainConfig, TrainResult
 from .trainer import train
@@ -228,6 +230,7 @@ def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: 
         if cached is not None:
             if verbose:
                 print(f"loaded {config.model} ({config.bits} bits) from cache {entry}")
+            progress.report(config, progress.CACHED)
             return cached
         partial = entry.with_name(entry.name + PARTIAL_SUFFIX)
         if retrain:

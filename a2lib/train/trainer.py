@@ -33,8 +33,9 @@ no item (validation is then off and the last iteration's state is kept).
 
 A checkpoint (``a2lib.train.checkpoint``) after each outer iteration makes a killed run resume and finish exactly as
 an uninterrupted one; it holds the scheme's state (B, or the pairwise scheme's memory) under ``"B"``. A checkpoint
-that cannot be read is reported, moved aside and the run starts afresh. ``a2lib.train.cache.load_or_train`` adds a
-content-addressed cache.
+that cannot be read is reported, moved aside and the run starts afresh. When ``$A2LIB_PROGRESS`` names a file, the
+run's progress is rewritten there as it starts, after each outer iteration and as it ends (``a2lib.train.progress``,
+shown by ``a2lib run``). ``a2lib.train.cache.load_or_train`` adds a content-addressed cache.
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ from ..device import select_device
 from ..diagnostics import flatten, term_gradients, trunk_of
 from ..evaluate import mean_average_precision
 from ..inference import binary, encode_dataset
+from . import progress
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import MONITOR_PREFIX, TrainConfig, TrainResult
 from .runtime import resolve_runtime
@@ -336,7 +338,8 @@ class Trainer:
         """Resume when a checkpoint exists, train the remaining outer iterations, return the kept model."""
         cfg = self.config
         self.resume()
-        session_start = time.perf_counter()
+        session_start, elapsed = time.perf_counter(), self.elapsed_before
+        progress.report(cfg, progress.TRAINING, self.start, elapsed)
         bar = tqdm(range(self.start, cfg.outer_iterations), total=cfg.outer_iterations, initial=self.start,
                    desc=f"{cfg.model} {cfg.bits} bits", disable=not self.verbose, unit="outer")
         for t in bar:
@@ -354,11 +357,13 @@ class Trainer:
             record["elapsed_s"] = elapsed
             self.history.append(record)
             self.save(t + 1, elapsed)
+            progress.report(cfg, progress.TRAINING, t + 1, elapsed)
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
                              if k not in ("iteration", "lr") and not k.startswith("grad_")})
             if callback is not None:
                 callback(t + 1, self.history)
         bar.close()
+        progress.report(cfg, progress.TRAINED, cfg.outer_iterations, elapsed)
         return self.result()
 
     def result(self) -> TrainResult:

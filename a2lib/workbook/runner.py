@@ -3,9 +3,10 @@ also dispatches ``a2lib plan`` (``a2lib.workbook.plan``) and ``a2lib train`` (``
 
 A profile (``a2lib/profiles/<name>.yaml`` or any YAML path) sets every notebook's parameters. The runner checks the
 whole request before anything runs (profile, ``--only`` entries, every injected parameter against the notebook's
-``parameters`` cell), executes the notebooks in order into ``runs/<profile>/``, stops at the first failure with the
-failing cell's source and error, and ends with one table of the numbers this run wrote to
-``results/<profile>/*.json`` (numbers of earlier runs or failed notebooks listed apart, marked stale).
+``parameters`` cell), executes the notebooks in order into ``runs/<profile>/``, shows under the notebook bar what
+its kernel is training now (``a2lib.workbook.status``), stops at the first failure with the failing cell's source and
+error, and ends with one table of the numbers this run wrote to ``results/<profile>/*.json`` (numbers of earlier runs
+or failed notebooks listed apart, marked stale).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import argparse
 import hashlib
 import os
 import sys
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -86,17 +88,17 @@ def ensure_kernel() -> str:
 
 
 @contextmanager
-def _run_id(run: str) -> Iterator[None]:
-    """Set ``$A2LIB_RUN`` for the kernels of this batch, and restore it afterwards."""
-    before = os.environ.get(RUN_ENV)
-    os.environ[RUN_ENV] = run
+def _environment(name: str, value: str) -> Iterator[None]:
+    """Set the environment variable ``name`` for the kernels started in the block, and restore it afterwards."""
+    before = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(RUN_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[RUN_ENV] = before
+            os.environ[name] = before
 
 
 def _report_failure(name: str, output: Path, err: Exception) -> None:
@@ -127,6 +129,9 @@ def run(
     import papermill
     from tqdm.auto import tqdm
 
+    from ..train.progress import PROGRESS_ENV
+    from .status import training_status
+
     prof = load_profile(profile)
     folder = Path(notebooks_dir) if notebooks_dir else paths.notebooks_dir()
     workbook = discover_notebooks(folder)
@@ -144,17 +149,19 @@ def run(
 
     records: list[NotebookRun] = []
     bar = tqdm(plan.items(), desc=f"profile {prof.name}", unit="notebook", position=0)
-    with _run_id(run_id):
+    with _environment(RUN_ENV, run_id), tempfile.TemporaryDirectory(prefix="a2lib-progress-") as progress_dir:
         for path, params in bar:
             bar.set_postfix_str(path.stem)
             output = out_dir / path.name
+            progress_file = Path(progress_dir) / f"{path.stem}.json"
             start = time.perf_counter()
             try:
-                papermill.execute_notebook(
-                    str(path), str(output), parameters=params, kernel_name=kernel, cwd=str(path.parent),
-                    progress_bar={"desc": path.stem, "leave": False, "position": 1}, log_output=log_output,
-                    start_timeout=KERNEL_START_TIMEOUT_S,
-                )
+                with _environment(PROGRESS_ENV, str(progress_file)), training_status(path.stem, progress_file):
+                    papermill.execute_notebook(
+                        str(path), str(output), parameters=params, kernel_name=kernel, cwd=str(path.parent),
+                        progress_bar={"desc": path.stem, "leave": False, "position": 1}, log_output=log_output,
+                        start_timeout=KERNEL_START_TIMEOUT_S,
+                    )
             except Exception as err:  # papermill raises its own and the kernel's errors; all end the batch
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
