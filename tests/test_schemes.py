@@ -8,7 +8,7 @@ from a2lib.losses import LossWeights, objective
 from a2lib.models import HashOutput, build, list_models
 from a2lib.similarity import similarity
 from a2lib.train.batches import ClassBalancedBatches
-from a2lib.train.schemes import (SCHEMES, AsymmetricScheme, BatchLossScheme, PairwiseScheme, build_scheme)
+from a2lib.train.schemes import SCHEMES, AsymmetricScheme, BatchLossScheme, PairwiseScheme, build_scheme
 
 from test_train import BITS, TinyHash, tiny_config
 
