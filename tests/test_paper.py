@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from a2lib import data
 from a2lib.studies import paper
 
 PAPER_TEXT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "a2net-pp-paper.txt"
@@ -63,6 +64,35 @@ def test_table8_and_table6_match_the_text(text):
     rows = re.findall(rf"^(\w+)(?: \[\d+\])?\t([\d.]+)\t{speedup}\t([\d.]+)(MB|KB)$", block, flags=re.M)
     assert [name for name, *_ in rows] == list(paper.PAPER_SEARCH_METHODS.values())
     assert [(float(w), float(s), (float(m), unit)) for _, w, s, m, unit in rows] == list(paper.TABLE6.values())
+
+
+def test_the_registered_facts_of_the_papers_data_sets_match_the_text(text):
+    """Sec. 4.1.1 against what each loader registers: the paper's names, classes and training images (Aircraft's
+    trainval = its train + val, Food101 750 training images per class, VegFru 200 vegetables + 92 fruits)."""
+    block = section(text, "We conduct experiments on five fine-grained", "Furthermore, the *Clothing*")
+    number = r"([\d,]+)"
+    found = {
+        "cub200": re.search(rf"from {number} bird species and is officially split into {number} images for", block),
+        "aircraft": re.search(rf"spanning {number} aircraft models with {number} for training, {number} for val",
+                              block),
+        "food101": re.search(rf"contains {number} kinds of food .* while {number} training images", block),
+        "nabirds": re.search(rf"with {number} subcategories, where {number} for training", block),
+        "vegfru": re.search(rf"covering {number} kinds of vegetables and {number} kinds of fruit with {number} for "
+                            "training", block),
+    }
+    values = {name: [int(group.replace(",", "")) for group in match.groups()] for name, match in found.items()}
+    classes_and_train = {
+        "cub200": tuple(values["cub200"]),
+        "aircraft": (values["aircraft"][0], values["aircraft"][1] + values["aircraft"][2]),
+        "food101": (values["food101"][0], values["food101"][0] * values["food101"][1]),
+        "nabirds": tuple(values["nabirds"]),
+        "vegfru": (values["vegfru"][0] + values["vegfru"][1], values["vegfru"][2]),
+    }
+    for name, (classes, train) in classes_and_train.items():
+        facts = data.DATASETS[name].facts
+        assert (facts.num_classes, facts.train_items) == (classes, train), name
+    assert [data.DATASETS[name].paper_name for name in DATASET_ORDER] == re.findall(
+        r"(\S+) \[\d+\]", section(block, "i.e., ", "Specifically"))
 
 
 def test_eta_grid_matches_the_text(text):

@@ -3,7 +3,8 @@
 ``load(name, split, root=None, **options)`` returns a torch Dataset whose items are ``(float CxHxW image, label)``
 and which exposes ``labels``, ``num_classes`` and ``class_names`` (attribute sets also ``attributes`` and
 ``attribute_names``). Embedded sets are generated deterministically from ``seed`` and cached under ``<root>/<name>/``;
-real sets are read from ``<root>/<name>/`` (``folder``: from ``root`` itself), see ``data/README.md``.
+real sets are read from ``<root>/<name>/`` (``folder``: from ``root`` itself), see ``data/README.md``. Each loader is
+registered in ``DATASETS`` where it is defined, with its facts and the paper's name for it (``registry``).
 ``fingerprint(dataset)`` identifies what a dataset holds (``identity``; the data part of the model cache's key).
 """
 from __future__ import annotations
@@ -15,28 +16,15 @@ import torch
 from ..folders import data_root
 from .arrays import ArrayDataset, LabelledSubset
 from .dominoes import FLAVOURS, VARIANTS, DominoesDataset, dominoes
-from .finegrained import aircraft, cub200, folder, food101, nabirds, vegfru
 from .identity import fingerprint
-from .mnist_cifar import mnist_cifar
+from .registry import DATASETS, DataFacts, register_dataset
 from .splits import ZeroShotSplit, zero_shot_split
-from .synth_birds import SynthBirds, synth_birds
+# the loaders register in import order, the order DATASETS lists them in
 from .synth_dominoes import synth_dominoes
+from .synth_birds import SynthBirds, synth_birds
+from .mnist_cifar import mnist_cifar
+from .finegrained import aircraft, cub200, folder, food101, nabirds, vegfru
 from .transforms import for_profile
-
-_IN_SUBFOLDER = {
-    "cub200": cub200,
-    "aircraft": aircraft,
-    "food101": food101,
-    "nabirds": nabirds,
-    "vegfru": vegfru,
-}
-_AT_ROOT = {
-    "synth-dominoes": synth_dominoes,
-    "synth-birds": synth_birds,
-    "mnist-cifar": mnist_cifar,
-    "folder": folder,
-}
-DATASETS = ("synth-dominoes", "synth-birds", "mnist-cifar", "cub200", "aircraft", "food101", "nabirds", "vegfru", "folder")
 
 
 def load(name: str, split: str, root=None, classes=None, **options):
@@ -46,16 +34,13 @@ def load(name: str, split: str, root=None, classes=None, **options):
     ``classes``: keep only the items of these class indices (labels unchanged; a multi-label item is kept when all
     its labels are among them), e.g. one side of ``zero_shot_split`` for the zero-shot protocol (paper Table 4).
 
-    Names: synth-dominoes, synth-birds, mnist-cifar, cub200, aircraft, food101, nabirds, vegfru, folder.
-    Real sets are read from ``<root>/<name>/``; ``folder`` reads ``root`` itself (``root/<class>/<image>``).
+    Names: those of ``DATASETS`` (synth-dominoes, synth-birds, mnist-cifar, cub200, aircraft, food101, nabirds,
+    vegfru, folder). Real sets are read from ``<root>/<name>/``; ``folder`` reads ``root`` itself
+    (``root/<class>/<image>``).
     """
+    entry = DATASETS.lookup(name)
     root = data_root() if root is None else root
-    if name in _IN_SUBFOLDER:
-        dataset = _IN_SUBFOLDER[name](Path(root) / name, split, **options)
-    elif name in _AT_ROOT:
-        dataset = _AT_ROOT[name](split, root=root, **options) if name != "folder" else folder(root, split, **options)
-    else:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    dataset = entry.loader(root=Path(root) / name if entry.in_subfolder else root, split=split, **options)
     return dataset if classes is None else _keep_classes(dataset, classes)
 
 
@@ -73,7 +58,7 @@ def _keep_classes(dataset, classes) -> LabelledSubset:
 
 
 __all__ = [
-    "ArrayDataset", "DATASETS", "DominoesDataset", "FLAVOURS", "LabelledSubset", "SynthBirds", "VARIANTS",
+    "ArrayDataset", "DATASETS", "DataFacts", "DominoesDataset", "FLAVOURS", "LabelledSubset", "SynthBirds", "VARIANTS",
     "ZeroShotSplit", "aircraft", "cub200", "dominoes", "fingerprint", "folder", "food101", "for_profile", "load",
-    "mnist_cifar", "nabirds", "synth_birds", "synth_dominoes", "vegfru", "zero_shot_split",
+    "mnist_cifar", "nabirds", "register_dataset", "synth_birds", "synth_dominoes", "vegfru", "zero_shot_split",
 ]

@@ -22,7 +22,8 @@ from torch.utils.data import Dataset
 
 from .identity import DataDigest
 from .list_files import parse_int, read_official_lists, read_rows
-from .transforms import for_profile
+from .registry import DataFacts, register_dataset
+from .transforms import PAPER_IMAGE, for_profile
 
 CUB_URL = "https://data.caltech.edu/records/65de6-vk739 (CUB_200_2011.tgz)"
 AIRCRAFT_URL = "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz"
@@ -160,6 +161,8 @@ def _cub_attributes(path: Path, index_of_image: dict[int, int], n: int, num_attr
     return present, certainty
 
 
+@register_dataset("cub200", source="published", facts=DataFacts(200, 5_994, PAPER_IMAGE), paper_name="CUB200-2011",
+                  in_subfolder=True)
 def cub200(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
            attributes: bool = True) -> ImageListDataset:
     """CUB-200-2011: 5,994 train / 5,794 test (``train_test_split.txt``), 200 classes, 312 attributes.
@@ -221,6 +224,8 @@ def _from_torchvision(name: str, make, root: Path, expected: Sequence[str], url:
     )
 
 
+@register_dataset("aircraft", source="published", facts=DataFacts(100, 6_667, PAPER_IMAGE), paper_name="Aircraft",
+                  in_subfolder=True)
 def aircraft(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
              download: bool = False, annotation_level: str = "variant") -> ImageListDataset:
     """FGVC-Aircraft via torchvision: ``train`` = trainval (6,667), ``test`` (3,333); 100 variants."""
@@ -240,6 +245,8 @@ def aircraft(root, split: str = "train", transform=None, profile: str = "full", 
                             name="aircraft", root=root, list_files=[p for p in list_files if p.exists()])
 
 
+@register_dataset("food101", source="published", facts=DataFacts(101, 75_750, PAPER_IMAGE), paper_name="Food101",
+                  in_subfolder=True)
 def food101(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
             download: bool = False) -> ImageListDataset:
     """Food-101 via torchvision: ``meta/train.json`` (75,750) / ``meta/test.json`` (25,250); 101 classes."""
@@ -254,6 +261,8 @@ def food101(root, split: str = "train", transform=None, profile: str = "full", s
                             name="food101", root=root, list_files=[p for p in list_files if p.exists()])
 
 
+@register_dataset("nabirds", source="published", facts=DataFacts(555, 23_929, PAPER_IMAGE), paper_name="NABirds",
+                  in_subfolder=True)
 def nabirds(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None):
     """NABirds, official split (``train_test_split.txt``); the class ids used by images, mapped to 0..K-1."""
     _check_split("nabirds", split)
@@ -279,6 +288,8 @@ def nabirds(root, split: str = "train", transform=None, profile: str = "full", s
     return dataset
 
 
+@register_dataset("vegfru", source="published", facts=DataFacts(292, 29_200, PAPER_IMAGE), paper_name="VegFru",
+                  in_subfolder=True)
 def vegfru(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
            subset: str = "vegfru", include_val: bool = False):
     """VegFru from ``vegfru_list/<subset>_{train,val,test}.txt`` (``<relative image path> <label>`` per line).
@@ -343,6 +354,7 @@ def _test_count(folder_path: Path, count: int, test_fraction: float, root: Path)
     return n_test
 
 
+@register_dataset("folder", source="user")
 def folder(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
            test_fraction: float = FOLDER_TEST_FRACTION, seed: int = 0) -> ImageListDataset:
     """Class-per-folder images: ``root/<split>/<class>/*`` when ``root/<split>`` exists, else ``root/<class>/*``

@@ -20,6 +20,7 @@ from ..checks import check_bool, check_choice, check_int
 from .arrays import ArrayDataset
 from .dominoes import check_composition, check_simple_randomised, dominoes
 from .embedded import resolve_root
+from .registry import DataFacts, register_dataset
 
 NUM_CLASSES = 10
 MNIST_SIDE = 28
@@ -150,6 +151,8 @@ def _split_size(split: str, n, n_train, n_test) -> int | None:
     return None if size is None else check_int(f"mnist-cifar {name}", size, NUM_CLASSES)
 
 
+@register_dataset("mnist-cifar", source="published", paper_name="MNIST-CIFAR",
+                  facts=DataFacts(NUM_CLASSES, 50_000, (CIFAR_CHANNELS, 2 * CIFAR_SIDE, CIFAR_SIDE)))
 def mnist_cifar(split: str = "train", root=None, variant: str = "both", flavour: str = "randomised",
                 n: int | None = None, seed: int = 0, download: bool = True, transform=None,
                 n_train: int | None = None, n_test: int | None = None, simple_randomised: float = 0.0):

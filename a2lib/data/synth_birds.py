@@ -31,6 +31,7 @@ import torch
 from ..checks import check_positive_int
 from .arrays import ArrayDataset
 from .embedded import IMAGE_COUNT, load_or_generate, resolve_root
+from .registry import DataFacts, register_dataset
 
 SPLITS = ("train", "test")
 SPLIT_SEED_OFFSET = {"train": 0, "test": 7_919}
@@ -38,6 +39,9 @@ CACHE_VERSION = 1
 TAXONOMY_SEED = 2023
 NUM_GENERA = 12
 SPECIES_PER_GENUS = 5
+CHANNELS = 3
+DEFAULT_N_TRAIN = 4000
+DEFAULT_SIZE = 64
 MIN_GENUS_DISTANCE = 3
 MIN_SIZE, MAX_SIZE = 16, 224
 RENDER_BATCH = 128
@@ -241,7 +245,7 @@ def render_birds(species: np.ndarray, size: int, params: BirdParams, rng: np.ran
     col = lambda x: x[:, None, None]
     grid = (np.arange(size, dtype=np.float32) + 0.5) / size
     gy, gx = grid[None, :, None], grid[None, None, :]
-    image = np.empty((n, 3, size, size), dtype=np.float32)
+    image = np.empty((n, CHANNELS, size, size), dtype=np.float32)
     sky_top, sky_bottom = u01(0.2, 0.9, (n, 3)), u01(0.1, 0.7, (n, 3))
     image[:] = sky_top[:, :, None, None] * (1 - gy[:, None]) + sky_bottom[:, :, None, None] * gy[:, None]
     for _ in range(params.clutter_blobs):
@@ -352,8 +356,11 @@ class SynthBirds(ArrayDataset):
         self.part_names = list(PARTS)
 
 
-def synth_birds(split: str = "train", root=None, n_train: int = 4000, n_test: int = 1000, size: int = 64,
-                seed: int = 0, transform=None, params: BirdParams | dict | None = None) -> SynthBirds:
+@register_dataset("synth-birds", source="embedded", facts=DataFacts(
+    NUM_GENERA * SPECIES_PER_GENUS, DEFAULT_N_TRAIN, (CHANNELS, DEFAULT_SIZE, DEFAULT_SIZE)))
+def synth_birds(split: str = "train", root=None, n_train: int = DEFAULT_N_TRAIN, n_test: int = 1000,
+                size: int = DEFAULT_SIZE, seed: int = 0, transform=None,
+                params: BirdParams | dict | None = None) -> SynthBirds:
     """The embedded bird split, generated once and cached at ``<root>/synth-birds/<hash>.pt`` (``root``:
     ``a2lib.folders.data_root()`` if None)."""
     if split not in SPLITS:

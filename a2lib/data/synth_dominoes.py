@@ -29,9 +29,12 @@ from ..checks import check_choice, check_int, check_interval, check_positive_int
 from .arrays import ArrayDataset
 from .dominoes import check_composition, check_simple_randomised, dominoes
 from .embedded import IMAGE_COUNT, load_or_generate, resolve_root
+from .registry import DataFacts, register_dataset
 
 NUM_CLASSES = 10
 BLOCK = 32
+CHANNELS = 3
+DEFAULT_N_TRAIN = 3000
 DIGIT_SIDE = 8
 """scikit-learn's digits are 8x8."""
 DIGIT_MAX = 16.0
@@ -203,7 +206,7 @@ class LayoutParams:
 
 @dataclass(frozen=True)
 class SynthDominoesConfig:
-    n_train: int = 3000
+    n_train: int = DEFAULT_N_TRAIN
     n_test: int = 1000
     seed: int = 0
     digits: DigitParams = field(default_factory=DigitParams)
@@ -422,9 +425,9 @@ def load_blocks(config: SynthDominoesConfig, split: str, root=None) -> dict[str,
     return load_or_generate(path, lambda: generate_blocks(config, split), BLOCK_KEYS)
 
 
-def make_config(n_train: int = 3000, n_test: int = 1000, seed: int = 0, digits: DigitParams | dict | None = None,
-                texture: TextureParams | dict | None = None, complex_style: str = "layouts",
-                layout: LayoutParams | dict | None = None) -> SynthDominoesConfig:
+def make_config(n_train: int = DEFAULT_N_TRAIN, n_test: int = 1000, seed: int = 0,
+                digits: DigitParams | dict | None = None, texture: TextureParams | dict | None = None,
+                complex_style: str = "layouts", layout: LayoutParams | dict | None = None) -> SynthDominoesConfig:
     """The checked generation config of ``synth_dominoes``'s options (each out-of-range option a ValueError; options
     of the complex style not chosen, which would be silently ignored, too)."""
     check_choice("synth-dominoes complex_style", complex_style, COMPLEX_STYLES)
@@ -441,8 +444,10 @@ def make_config(n_train: int = 3000, n_test: int = 1000, seed: int = 0, digits: 
         complex_style=complex_style, layout=options_of(LayoutParams, layout, "layout"))
 
 
+@register_dataset("synth-dominoes", source="embedded",
+                  facts=DataFacts(NUM_CLASSES, DEFAULT_N_TRAIN, (CHANNELS, 2 * BLOCK, BLOCK)))
 def synth_dominoes(split: str = "train", root=None, variant: str = "both", flavour: str = "randomised",
-                   n_train: int = 3000, n_test: int = 1000, seed: int = 0, transform=None,
+                   n_train: int = DEFAULT_N_TRAIN, n_test: int = 1000, seed: int = 0, transform=None,
                    digits: DigitParams | dict | None = None, texture: TextureParams | dict | None = None,
                    complex_style: str = "layouts", layout: LayoutParams | dict | None = None,
                    simple_randomised: float = 0.0):

@@ -11,6 +11,8 @@ from torchvision.transforms import v2
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PAPER_SIZE = 224
+PAPER_IMAGE = (3, PAPER_SIZE, PAPER_SIZE)
+"""The model input of the ``full`` transforms (224 px crops)."""
 PAPER_RESIZE = 256
 EMBEDDED_SIZE = 64
 KINDS = ("smoke", "quick", "full", "embedded", "paper")

@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..data.registry import paper_names
+
 PERCENT = 100.0
 
 PAPER_METHODS = {"itq": "ITQ", "sdh": "SDH", "dpsh": "DPSH", "hashnet": "HashNet", "baseline": "ADSH",
                  "csq": "CSQ", "orthocos": "OrthoCos+BN", "exchnet": "ExchNet", "a2net": "A²-Net", "a2net++": "A²-Net++"}
 """Our method names -> the paper's column names, in the paper's column order (BASELINE is ADSH: Table 7's "Vanilla
 Backbone" column is Table 2's ADSH)."""
-PAPER_DATASETS = {"cub200": "CUB200-2011", "aircraft": "Aircraft", "food101": "Food101", "nabirds": "NABirds",
-                  "vegfru": "VegFru", "mnist-cifar": "MNIST-CIFAR"}
-"""Our data set names -> the paper's."""
+PAPER_DATASETS = paper_names()
+"""Our data set names -> the paper's, as each loader registers it (``a2lib.data.DATASETS``)."""
 PAPER_SEARCH_METHODS = {"linear": "Linear", "balltree": "BallTree", "kdtree": "KDTree", "pq": "PQ",
                         "hamming": "Ours"}
 """``a2lib.efficiency`` method names -> Table 6's rows (ours: Hamming ranking of packed codes)."""

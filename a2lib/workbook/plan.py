@@ -8,7 +8,8 @@ the profile's block, as papermill injects them) and asks it for the configs that
 they are fitted on. Configs are deduplicated by ``config_key``; where the data set is present (``data_root``) each
 item also has its cache entry (``entry_key``: config and data fingerprint) and is marked cached when that entry
 exists. Where it is absent, the configs are still exact: what they take from the data (class count, image size, the
-zero-shot class split) comes from the data set's published facts (``PUBLISHED_DATA``); such items are marked
+zero-shot class split) comes from the data set's published facts (``PUBLISHED_DATA``, from the data set registry
+``a2lib.data.DATASETS``); such items are marked
 "no data" (notebook 02 skips an absent extra data set; the other notebooks stop at their first load).
 
 Cost: forward+backward training passes (outer iterations x inner epochs x the images sampled per outer iteration)
@@ -34,7 +35,8 @@ from tqdm.auto import tqdm
 from .. import data as data_module
 from .. import folders
 from ..data.identity import fingerprint
-from ..data.transforms import PAPER_KINDS, PAPER_SIZE
+from ..data.registry import DataFacts, published_facts
+from ..data.transforms import PAPER_IMAGE, PAPER_KINDS, PAPER_SIZE
 from ..losses import LossWeights
 from ..models import build
 from ..studies import Study, comparison, simplicity
@@ -60,28 +62,12 @@ CPU_BUILD_ERRORS = (RuntimeError, NotImplementedError)
 """What building a model on meta tensors raises when its constructor needs real values (CSQ's hash centres)."""
 
 
-@dataclass(frozen=True)
-class DataFacts:
-    """What the configs of an absent data set take from it: class count, training items, model input (C, H, W)."""
-
-    num_classes: int
-    train_items: int
-    image_shape: tuple[int, int, int]
-
-
-PAPER_IMAGE = (3, PAPER_SIZE, PAPER_SIZE)
 DEFAULT_TRANSFORM = "full"
 """The transform kind the fine-grained loaders use unless their ``profile`` option says otherwise."""
-PUBLISHED_DATA = {
-    "cub200": DataFacts(200, 5_994, PAPER_IMAGE),
-    "aircraft": DataFacts(100, 6_667, PAPER_IMAGE),
-    "food101": DataFacts(101, 75_750, PAPER_IMAGE),
-    "nabirds": DataFacts(555, 23_929, PAPER_IMAGE),
-    "vegfru": DataFacts(292, 29_200, PAPER_IMAGE),
-    "mnist-cifar": DataFacts(10, 50_000, (3, 64, 32)),
-}
-"""Training splits of the real data sets (paper Sec. 4.1 and ``a2lib.data``): classes, training images (Aircraft:
-trainval), and the model input under the ``full`` transforms (224 px crops; MNIST over CIFAR-10: 3x64x32)."""
+PUBLISHED_DATA: dict[str, DataFacts] = published_facts()
+"""Training splits of the real data sets as each loader registers them (paper Sec. 4.1): classes, training images
+(Aircraft: trainval), and the model input under the ``full`` transforms (224 px crops; MNIST over CIFAR-10:
+3x64x32)."""
 
 
 class _StandIn(Dataset):
