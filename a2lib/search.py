@@ -9,7 +9,8 @@ dimension that is a multiple of 8).
 
 Tie order: the exact index (``faiss.IndexBinaryFlat``) returns neighbours sorted by (distance, database index); faiss's
 heap breaks equal distances by the smaller id, so among tied items the earliest added win, exactly as a stable sort
-by distance does. The approximate kinds return their candidates sorted the same way.
+by distance does. The approximate kinds (``a2lib.index_kinds``: ivf and hnsw) return their candidates sorted the same
+way.
 
 The retrieval-efficiency benchmark of Table 6, which times ``HammingIndex`` against other searches, is
 ``a2lib.efficiency``.
@@ -17,29 +18,21 @@ The retrieval-efficiency benchmark of Table 6, which times ``HammingIndex`` agai
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import faiss
 import numpy as np
 
 from .checks import check_int, check_positive_int
+from .index_kinds import INDEX_KINDS
 from .inference import binary
 
 BITS_PER_BYTE = 8
 CODE_LENGTHS = "e.g. 12, 24, 32, 48"
 """Code lengths to suggest when ``bits`` is not a positive integer."""
-KINDS = ("exact", "ivf", "hnsw")
-FAISS_CLASSES = {"exact": faiss.IndexBinaryFlat, "ivf": faiss.IndexBinaryIVF, "hnsw": faiss.IndexBinaryHNSW}
 INDEX_FORMAT = "a2lib.search.HammingIndex"
 INDEX_FORMAT_VERSION = 1
 SIDECAR_SUFFIX = ".json"
-IVF_LISTS_PER_SQRT_N = 1
-DEFAULT_IVF_NPROBE = 8
-DEFAULT_HNSW_M = 16
-DEFAULT_HNSW_EF_CONSTRUCTION = 40
-DEFAULT_HNSW_EF_SEARCH = 64
-MISSING_INDEX = -1
 SIDECAR_KEYS = ("bits", "kind", "ntotal")
 SAVE_AGAIN = (
     "rebuild the index from its codes and save it with HammingIndex.save(path), which writes the faiss file and its "
@@ -132,73 +125,31 @@ def hamming_distances(query_packed: np.ndarray, db_packed: np.ndarray) -> np.nda
     return np.unpackbits(xor, axis=2).sum(axis=2, dtype=np.int64)
 
 
-def _sort_rows(distances: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row by (distance, index) with missing results (index -1) last."""
-    key_index = np.where(indices == MISSING_INDEX, np.iinfo(np.int64).max, indices)
-    order = np.lexsort((key_index, distances), axis=-1)
-    return np.take_along_axis(distances, order, -1), np.take_along_axis(indices, order, -1)
-
-
 class HammingIndex:
     """A Hamming-distance index over packed binary codes (faiss binary index); the "Ours" row of Table 6.
 
-    ``kind="exact"`` (default) scans every code with ``faiss.IndexBinaryFlat``: exact results, O(n) per query,
-    ``ceil(bits/8)`` bytes per item. ``kind="ivf"`` (``IndexBinaryIVF``: k-means lists trained on the first ``add``,
-    ``nprobe`` lists visited per query) and ``kind="hnsw"`` (``IndexBinaryHNSW`` graph, ``ef_search`` candidates)
-    are sub-linear for large databases but approximate: recall below 1 that rises with ``nprobe``/``ef_search``
-    at the cost of query time, extra memory (ids, graph links), and possible ``-1`` indices (distance
-    ``INT32_MAX``) when the probed lists hold fewer than ``k`` items.
+    ``kind`` is one of ``a2lib.index_kinds.INDEX_KINDS`` and ``options`` its options: ``"exact"`` (default, flat
+    scan), ``"ivf"`` (``nlist``, ``nprobe``) or ``"hnsw"`` (``hnsw_m``, ``ef_construction``, ``ef_search``); each
+    kind's costs and defaults are in that module.
     """
 
-    def __init__(
-        self,
-        bits: int,
-        kind: str = "exact",
-        *,
-        nlist: int | None = None,
-        nprobe: int = DEFAULT_IVF_NPROBE,
-        hnsw_m: int = DEFAULT_HNSW_M,
-        ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
-        ef_search: int = DEFAULT_HNSW_EF_SEARCH,
-    ):
+    def __init__(self, bits: int, kind: str = "exact", **options):
         self.bits = check_positive_int("bits", bits, meaning=CODE_LENGTHS)
-        if kind not in KINDS:
-            raise ValueError(f"unknown HammingIndex kind {kind!r}; choose one of {', '.join(KINDS)}")
         self.kind = kind
         self.code_size = packed_width(self.bits)
         self.dim = self.code_size * BITS_PER_BYTE
-        self.nlist = nlist
-        self.nprobe = int(nprobe)
-        self.hnsw_m = int(hnsw_m)
-        self.ef_construction = int(ef_construction)
-        self.ef_search = int(ef_search)
-        self._index = self._new_index()
+        self._kind = INDEX_KINDS.lookup(kind)(self.bits, self.dim, **options)
+        self._index = self._kind.new()
 
-    def _new_index(self):
-        if self.kind == "exact":
-            return faiss.IndexBinaryFlat(self.dim)
-        if self.kind == "hnsw":
-            index = faiss.IndexBinaryHNSW(self.dim, self.hnsw_m)
-            index.hnsw.efConstruction = self.ef_construction
-            index.hnsw.efSearch = self.ef_search
-            return index
-        return None  # ivf: built on the first add, once the list count is known
+    @property
+    def exact(self) -> bool:
+        """Whether every search returns exactly the flat scan's neighbours."""
+        return self._kind.exact
 
-    def _build_ivf(self, packed: np.ndarray):
-        nlist = self.nlist or max(1, int(IVF_LISTS_PER_SQRT_N * math.sqrt(len(packed))))
-        if len(packed) < nlist:
-            raise ValueError(
-                f"an ivf HammingIndex with nlist={nlist} needs at least {nlist} codes in its first add to train "
-                f"its lists; got {len(packed)}. Add more codes at once or pass a smaller nlist"
-            )
-        self.nlist = nlist
-        quantizer = faiss.IndexBinaryFlat(self.dim)
-        index = faiss.IndexBinaryIVF(quantizer, self.dim, nlist)
-        index.own_fields = True
-        quantizer.this.disown()
-        index.train(packed)
-        index.nprobe = min(self.nprobe, nlist)
-        return index
+    @property
+    def options(self) -> dict:
+        """The kind's options (an ivf index's ``nlist`` as built)."""
+        return dict(self._kind.options)
 
     # -- state -----------------------------------------------------------------------------------------------
     @property
@@ -218,11 +169,7 @@ class HammingIndex:
     def nbytes(self) -> int:
         """Measured bytes the index holds: the code array for ``exact``; the serialised index for ivf/hnsw
         (codes plus ids, lists or graph links)."""
-        if self._index is None:
-            return 0
-        if self.kind == "exact":
-            return int(self._index.xb.size())
-        return len(faiss.serialize_index_binary(self._index))
+        return 0 if self._index is None else self._kind.nbytes(self._index)
 
     @property
     def bytes_per_item(self) -> float:
@@ -245,13 +192,14 @@ class HammingIndex:
         if len(packed) == 0:
             return self
         if self._index is None:
-            self._index = self._build_ivf(packed)
+            self._index = self._kind.train(packed)
         self._index.add(packed)
+        self._kind.added(self._index)
         return self
 
     def reset(self) -> None:
         """Remove every code (an ivf index also forgets its trained lists)."""
-        self._index = self._new_index()
+        self._index = self._kind.new()
 
     def _check_searchable(self) -> None:
         if self.ntotal == 0:
@@ -266,13 +214,7 @@ class HammingIndex:
         check_positive_int("k", k)
         if k > self.ntotal:
             raise ValueError(f"k={k} is larger than the {self.ntotal} codes in the index; ask for k <= {self.ntotal}")
-        queries = self.pack(query_codes)
-        if self.kind == "hnsw":
-            self._index.hnsw.efSearch = max(self.ef_search, int(k))
-        distances, indices = self._index.search(queries, int(k))
-        if self.kind != "exact":
-            distances, indices = _sort_rows(distances, indices)
-        return distances, indices
+        return self._kind.search(self._index, self.pack(query_codes), int(k))
 
     def range_search(self, query_codes, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Every code within Hamming distance ``<= radius`` of each query (exact for every kind except ivf,
@@ -283,9 +225,7 @@ class HammingIndex:
         self._check_searchable()
         check_int("radius (a number of bits)", radius, 0)
         queries = self.pack(query_codes)
-        index = self._index
-        if self.kind == "hnsw":
-            index = faiss.downcast_IndexBinary(self._index.storage)
+        index = self._kind.range_index(self._index)
         # faiss keeps distances strictly below its radius argument
         limits, distances, indices = index.range_search(queries, int(radius) + 1)
         results = []
@@ -306,11 +246,7 @@ class HammingIndex:
             "kind": self.kind,
             "ntotal": self.ntotal,
             "code_size": self.code_size,
-            "nlist": self.nlist,
-            "nprobe": self.nprobe,
-            "hnsw_m": self.hnsw_m,
-            "ef_construction": self.ef_construction,
-            "ef_search": self.ef_search,
+            **self._kind.options,
         }
 
     def save(self, path) -> None:
@@ -338,15 +274,8 @@ class HammingIndex:
                 )
         meta = _read_sidecar(sidecar)
         try:
-            index = cls(
-                meta["bits"],
-                meta["kind"],
-                nlist=meta.get("nlist"),
-                nprobe=meta.get("nprobe", DEFAULT_IVF_NPROBE),
-                hnsw_m=meta.get("hnsw_m", DEFAULT_HNSW_M),
-                ef_construction=meta.get("ef_construction", DEFAULT_HNSW_EF_CONSTRUCTION),
-                ef_search=meta.get("ef_search", DEFAULT_HNSW_EF_SEARCH),
-            )
+            defaults = INDEX_KINDS.lookup(meta["kind"]).defaults
+            index = cls(meta["bits"], meta["kind"], **{option: meta[option] for option in defaults if option in meta})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{sidecar} describes no valid HammingIndex ({error}); {SAVE_AGAIN}") from error
         if bits is not None and check_positive_int("bits", bits, meaning=CODE_LENGTHS) != index.bits:
@@ -363,18 +292,18 @@ class HammingIndex:
                 f"{path} stores codes of dimension {loaded.d} but its sidecar {sidecar} says {index.bits} bits "
                 f"(dimension {index.dim}); the two files do not belong together: {SAVE_AGAIN}"
             )
-        if not isinstance(loaded, FAISS_CLASSES[index.kind]):
+        expected = index._kind.faiss_class
+        if not isinstance(loaded, expected):
             raise ValueError(
                 f"{path} holds a faiss {type(loaded).__name__} but its sidecar {sidecar} says kind {index.kind!r} "
-                f"({FAISS_CLASSES[index.kind].__name__}); the two files do not belong together: {SAVE_AGAIN}"
+                f"({expected.__name__}); the two files do not belong together: {SAVE_AGAIN}"
             )
         if loaded.ntotal != meta["ntotal"]:
             raise ValueError(
                 f"{path} holds {loaded.ntotal} codes but its sidecar {sidecar} says ntotal={meta['ntotal']}; "
                 f"the two files do not belong together (one was overwritten or copied alone): {SAVE_AGAIN}"
             )
-        if index.kind == "ivf":
-            loaded.nprobe = min(index.nprobe, loaded.nlist)
+        index._kind.loaded(loaded)
         index._index = loaded
         return index
 

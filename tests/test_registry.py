@@ -1,7 +1,8 @@
-"""The registries: data sets (a2lib.data.DATASETS): every entry complete, no name twice, the readers reading them."""
+"""The registries: data sets (a2lib.data.DATASETS) and HammingIndex kinds (a2lib.index_kinds.INDEX_KINDS): every entry
+complete, no name twice, the readers reading them."""
 import pytest
 
-from a2lib import data
+from a2lib import data, index_kinds
 from a2lib.data.registry import DataFacts, register_dataset
 from a2lib.registry import Registry
 from a2lib.studies import paper
@@ -63,3 +64,15 @@ def test_the_plan_and_the_paper_read_the_data_set_registry():
     assert paper.display_name("cub200") == "CUB200-2011" and paper.display_name("synth-birds") == "synth-birds"
     assert paper.PAPER_DATASETS == {name: entry.paper_name for name, entry in data.DATASETS.items()
                                     if entry.paper_name}
+
+
+def test_every_index_kind_is_registered_with_its_faiss_class_and_checked_options():
+    assert list(index_kinds.INDEX_KINDS) == ["exact", "ivf", "hnsw"]
+    for name, kind in index_kinds.INDEX_KINDS.items():
+        assert kind.name == name and isinstance(kind.faiss_class, type) and isinstance(kind.defaults, dict)
+    with pytest.raises(ValueError, match="HammingIndex kind 'exact' is registered twice"):
+        index_kinds.index_kind("exact")(type("Other", (index_kinds.IndexKind,), {}))
+    with pytest.raises(ValueError, match="unknown HammingIndex kind 'lsh'; choose one of exact, ivf, hnsw"):
+        index_kinds.INDEX_KINDS.lookup("lsh")
+    with pytest.raises(ValueError, match="nprobe must be a positive integer, got 2.5"):
+        index_kinds.INDEX_KINDS["ivf"](48, 48, nprobe=2.5)
