@@ -6,6 +6,9 @@ same database, the exact linear float32 L2 scan (``faiss.knn`` brute force over 
 :class:`a2lib.search.HammingIndex`, timing one query at a time. ``model_features`` takes a trained model's features and
 codes, ``fit_synthetic`` / ``synthetic_database`` a synthetic stand-in database resembling them at any size, and
 ``paired_time_ratio`` times two methods in alternation so both see the same machine load.
+
+Each method is registered in ``SEARCH_METHODS`` where its builder is defined (``@search_method``), with its row name
+in the paper's Table 6 and whether ``build_methods`` builds it by default (``DEFAULT_METHODS``).
 """
 from __future__ import annotations
 
@@ -20,10 +23,9 @@ import torch
 
 from .checks import check_positive_int
 from .inference import DEFAULT_BATCH, map_dataset
+from .registry import Registry
 from .search import BITS_PER_BYTE, CODE_LENGTHS, HammingIndex, pack_codes, packed_width
 
-METHODS = ("linear", "balltree", "kdtree", "pq", "hamming", "hamming-ivf", "hamming-hnsw", "faiss-binary-flat")
-DEFAULT_METHODS = ("linear", "balltree", "kdtree", "pq", "hamming", "faiss-binary-flat")
 DEFAULT_PQ_M = 8
 PQ_BITS_PER_SUBQUANTIZER = 8
 PQ_TRAIN_POINTS_PER_CENTROID = 64
@@ -54,6 +56,44 @@ class SearchMethod:
     exact: bool = True
     note: str = ""
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The settings ``build_methods`` hands every builder (each reads its own)."""
+
+    pq_m: int = DEFAULT_PQ_M
+    leaf_size: int = DEFAULT_TREE_LEAF_SIZE
+    tree_max_n: int | None = DEFAULT_TREE_MAX_N
+    seed: int = 0
+
+
+Builder = Callable[[np.ndarray, np.ndarray, int, BuildOptions], SearchMethod | None]
+"""``build(features, packed codes, bits, options)``: the method built on that database, or None where it is skipped
+at that size."""
+
+
+@dataclass(frozen=True)
+class SearchMethodEntry:
+    """A registered search method: its builder, its row in the paper's Table 6 (None: not in it), and whether
+    ``build_methods`` builds it by default."""
+
+    name: str
+    build: Builder
+    paper_name: str | None
+    default: bool
+
+
+SEARCH_METHODS: Registry[SearchMethodEntry] = Registry("search method", "unknown search method {name!r}; choose one "
+                                                                        "of {names}")
+
+
+def search_method(name: str, *, paper_name: str | None = None, default: bool = True) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as search method ``name``."""
+    def register(build: Builder) -> Builder:
+        SEARCH_METHODS.add(name, SearchMethodEntry(name, build, paper_name, default))
+        return build
+    return register
 
 
 def synthetic_features(n: int, dim: int, n_clusters: int = DEFAULT_CLUSTERS, intrinsic_dim: int = DEFAULT_INTRINSIC_DIM,
@@ -94,33 +134,39 @@ def random_projection_codes(features: np.ndarray, bits: int, seed: int = 0, mean
     return packed
 
 
-def _timed(build: Callable[[], SearchMethod]) -> SearchMethod:
-    start = time.perf_counter()
-    method = build()
-    method.build_seconds = time.perf_counter() - start
-    return method
-
-
-def _linear(features: np.ndarray) -> SearchMethod:
+@search_method("linear", paper_name="Linear")
+def _linear(features: np.ndarray, packed: np.ndarray, bits: int, options: BuildOptions) -> SearchMethod:
     return SearchMethod(
         "linear", lambda q, k: faiss.knn(q, features, k)[1], "features", len(features),
         nbytes=int(features.nbytes), note="exact float32 L2 brute-force scan (faiss.knn over the feature array)",
     )
 
 
-def _tree(name: str, features: np.ndarray, leaf_size: int) -> SearchMethod:
-    from sklearn.neighbors import BallTree, KDTree
+def _tree(name: str, tree_class: str) -> Builder:
+    """A scikit-learn tree (``BallTree`` or ``KDTree``), skipped above ``tree_max_n`` items: its build and query cost
+    in high dimensions makes it impractical at the largest sizes."""
+    def build(features: np.ndarray, packed: np.ndarray, bits: int, options: BuildOptions) -> SearchMethod | None:
+        if options.tree_max_n is not None and len(features) > options.tree_max_n:
+            return None
+        from sklearn import neighbors
 
-    tree = (BallTree if name == "balltree" else KDTree)(features, leaf_size=leaf_size)
-    data, idx_array, node_data, node_bounds = tree.get_arrays()
-    nbytes = sum(np.asarray(a).nbytes for a in (data, idx_array, node_data, node_bounds))
-    return SearchMethod(
-        name, lambda q, k: tree.query(q, k=k, return_distance=False), "features", len(features), int(nbytes),
-        note=f"scikit-learn {name} (exact, leaf_size={leaf_size}, float64 copy of the data)",
-    )
+        tree = getattr(neighbors, tree_class)(features, leaf_size=options.leaf_size)
+        data, idx_array, node_data, node_bounds = tree.get_arrays()
+        nbytes = sum(np.asarray(a).nbytes for a in (data, idx_array, node_data, node_bounds))
+        return SearchMethod(
+            name, lambda q, k: tree.query(q, k=k, return_distance=False), "features", len(features), int(nbytes),
+            note=f"scikit-learn {name} (exact, leaf_size={options.leaf_size}, float64 copy of the data)",
+        )
+    return build
 
 
-def _pq(features: np.ndarray, m: int, seed: int) -> SearchMethod:
+search_method("balltree", paper_name="BallTree")(_tree("balltree", "BallTree"))
+search_method("kdtree", paper_name="KDTree")(_tree("kdtree", "KDTree"))
+
+
+@search_method("pq", paper_name="PQ")
+def _pq(features: np.ndarray, packed: np.ndarray, bits: int, options: BuildOptions) -> SearchMethod:
+    m, seed = options.pq_m, options.seed
     dim = features.shape[1]
     if dim % m:
         raise ValueError(f"product quantisation needs the feature dimension {dim} divisible by pq_m={m}")
@@ -143,54 +189,56 @@ def _pq(features: np.ndarray, m: int, seed: int) -> SearchMethod:
     )
 
 
-def _hamming(name: str, codes: np.ndarray, bits: int) -> SearchMethod:
-    kind = {"hamming": "exact", "hamming-ivf": "ivf", "hamming-hnsw": "hnsw"}[name]
-    index = HammingIndex(bits, kind).add(codes)
-    return SearchMethod(
-        name, lambda q, k: index.search(q, k)[1], "codes", index.ntotal, index.nbytes,
-        exact=kind == "exact", note=f"a2lib HammingIndex(kind={kind!r}), {bits} bits",
-        extra={"index": index},
-    )
+def _hamming(name: str, kind: str) -> Builder:
+    """Hamming ranking of the packed codes with a ``HammingIndex`` of ``kind``."""
+    def build(features: np.ndarray, packed: np.ndarray, bits: int, options: BuildOptions) -> SearchMethod:
+        index = HammingIndex(bits, kind).add(packed)
+        return SearchMethod(
+            name, lambda q, k: index.search(q, k)[1], "codes", index.ntotal, index.nbytes,
+            exact=index.exact, note=f"a2lib HammingIndex(kind={kind!r}), {bits} bits", extra={"index": index},
+        )
+    return build
 
 
-def _bare_binary_flat(codes: np.ndarray, bits: int) -> SearchMethod:
+search_method("hamming", paper_name="Ours")(_hamming("hamming", "exact"))
+search_method("hamming-ivf", default=False)(_hamming("hamming-ivf", "ivf"))
+search_method("hamming-hnsw", default=False)(_hamming("hamming-hnsw", "hnsw"))
+
+
+@search_method("faiss-binary-flat")
+def _bare_binary_flat(features: np.ndarray, packed: np.ndarray, bits: int, options: BuildOptions) -> SearchMethod:
     index = faiss.IndexBinaryFlat(packed_width(bits) * BITS_PER_BYTE)
-    index.add(codes)
+    index.add(packed)
     return SearchMethod(
         "faiss-binary-flat", lambda q, k: index.search(q, k)[1], "codes", index.ntotal, int(index.xb.size()),
         note="bare faiss.IndexBinaryFlat on the same packed codes (reference for HammingIndex overhead)",
     )
 
 
+DEFAULT_METHODS = tuple(name for name, entry in SEARCH_METHODS.items() if entry.default)
+
+
 def build_methods(features: np.ndarray, codes, bits: int, methods: Sequence[str] = DEFAULT_METHODS, *,
                   pq_m: int = DEFAULT_PQ_M, leaf_size: int = DEFAULT_TREE_LEAF_SIZE,
                   tree_max_n: int | None = DEFAULT_TREE_MAX_N, seed: int = 0) -> dict[str, SearchMethod]:
-    """Build each named method on the same database (features (n, d) float32, codes (n, bits) or packed).
-
-    Trees are skipped (absent from the result) when ``n > tree_max_n``: their build and query cost in high
-    dimensions makes them impractical at the largest sizes.
+    """Build each named method of ``SEARCH_METHODS`` on the same database (features (n, d) float32, codes (n, bits)
+    or packed); a method its builder skips at this size (the trees above ``tree_max_n``) is absent from the result.
     """
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in SEARCH_METHODS]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(SEARCH_METHODS)}")
     features = np.ascontiguousarray(features, dtype=np.float32)
     packed = pack_codes(codes, bits)
     if len(packed) != len(features):
         raise ValueError(f"features ({len(features)} rows) and codes ({len(packed)} rows) must describe the same items")
+    options = BuildOptions(pq_m=pq_m, leaf_size=leaf_size, tree_max_n=tree_max_n, seed=seed)
     built = {}
     for name in methods:
-        if name in ("balltree", "kdtree"):
-            if tree_max_n is not None and len(features) > tree_max_n:
-                continue
-            built[name] = _timed(lambda: _tree(name, features, leaf_size))
-        elif name == "linear":
-            built[name] = _timed(lambda: _linear(features))
-        elif name == "pq":
-            built[name] = _timed(lambda: _pq(features, pq_m, seed))
-        elif name == "faiss-binary-flat":
-            built[name] = _timed(lambda: _bare_binary_flat(packed, bits))
-        else:
-            built[name] = _timed(lambda: _hamming(name, packed, bits))
+        start = time.perf_counter()
+        method = SEARCH_METHODS[name].build(features, packed, bits, options)
+        if method is not None:
+            method.build_seconds = time.perf_counter() - start
+            built[name] = method
     return built
 
 

@@ -58,7 +58,7 @@ def parse_args(argv=None):
     parser.add_argument("--pq-m", type=int, default=efficiency.DEFAULT_PQ_M, help="PQ subquantizers (8 bits each)")
     parser.add_argument("--tree-max-n", type=int, default=efficiency.DEFAULT_TREE_MAX_N,
                         help="largest size at which BallTree/KDTree are built")
-    parser.add_argument("--methods", nargs="*", default=list(efficiency.DEFAULT_METHODS), choices=efficiency.METHODS)
+    parser.add_argument("--methods", nargs="*", default=list(efficiency.DEFAULT_METHODS), choices=list(efficiency.SEARCH_METHODS))
     parser.add_argument("--threads", type=int, default=1, help="faiss OpenMP threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write the rows and the target check as JSON here")

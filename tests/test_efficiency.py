@@ -42,8 +42,8 @@ def test_efficiency_table_small():
     database, queries = features[:2000], features[2000:2020]
     codes = efficiency.random_projection_codes(features, bits, seed=1)
     rows = efficiency.efficiency_table(database, codes[:2000], queries, codes[2000:2020], bits, k=k,
-                                   sizes=[500, 2000], methods=efficiency.METHODS, repeats=1, min_seconds=0.0, pq_m=4,
-                                   tree_max_n=1000)
+                                   sizes=[500, 2000], methods=list(efficiency.SEARCH_METHODS), repeats=1,
+                                   min_seconds=0.0, pq_m=4, tree_max_n=1000)
     by_key = {(r["n"], r["method"]): r for r in rows}
     assert (2000, "balltree") not in by_key and (500, "kdtree") in by_key
     for n in (500, 2000):

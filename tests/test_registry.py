@@ -1,8 +1,8 @@
-"""The registries: data sets (a2lib.data.DATASETS) and HammingIndex kinds (a2lib.index_kinds.INDEX_KINDS): every entry
-complete, no name twice, the readers reading them."""
+"""The registries: data sets (a2lib.data.DATASETS), search methods (a2lib.efficiency.SEARCH_METHODS) and HammingIndex
+kinds (a2lib.index_kinds.INDEX_KINDS): every entry complete, no name twice, the readers reading them."""
 import pytest
 
-from a2lib import data, index_kinds
+from a2lib import data, efficiency, index_kinds
 from a2lib.data.registry import DataFacts, register_dataset
 from a2lib.registry import Registry
 from a2lib.studies import paper
@@ -64,6 +64,16 @@ def test_the_plan_and_the_paper_read_the_data_set_registry():
     assert paper.display_name("cub200") == "CUB200-2011" and paper.display_name("synth-birds") == "synth-birds"
     assert paper.PAPER_DATASETS == {name: entry.paper_name for name, entry in data.DATASETS.items()
                                     if entry.paper_name}
+
+
+def test_search_methods_registry_gives_table_6_its_rows_and_build_methods_its_defaults():
+    assert list(paper.PAPER_SEARCH_METHODS) == list(paper.TABLE6)
+    assert efficiency.DEFAULT_METHODS == ("linear", "balltree", "kdtree", "pq", "hamming", "faiss-binary-flat")
+    assert {"hamming-ivf", "hamming-hnsw"} <= set(efficiency.SEARCH_METHODS)
+    with pytest.raises(ValueError, match="search method 'pq' is registered twice"):
+        efficiency.search_method("pq")(lambda features, packed, bits, options: None)
+    with pytest.raises(ValueError, match=r"unknown method\(s\) \['lsh'\]; choose from linear, balltree"):
+        efficiency.build_methods(efficiency.synthetic_features(10, 4), [[1.0] * 8] * 10, 8, ["lsh"])
 
 
 def test_every_index_kind_is_registered_with_its_faiss_class_and_checked_options():

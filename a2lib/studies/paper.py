@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..data.registry import paper_names
+from ..efficiency import SEARCH_METHODS
 
 PERCENT = 100.0
 
@@ -19,9 +20,9 @@ PAPER_METHODS = {"itq": "ITQ", "sdh": "SDH", "dpsh": "DPSH", "hashnet": "HashNet
 Backbone" column is Table 2's ADSH)."""
 PAPER_DATASETS = paper_names()
 """Our data set names -> the paper's, as each loader registers it (``a2lib.data.DATASETS``)."""
-PAPER_SEARCH_METHODS = {"linear": "Linear", "balltree": "BallTree", "kdtree": "KDTree", "pq": "PQ",
-                        "hamming": "Ours"}
-"""``a2lib.efficiency`` method names -> Table 6's rows (ours: Hamming ranking of packed codes)."""
+PAPER_SEARCH_METHODS = {name: entry.paper_name for name, entry in SEARCH_METHODS.items() if entry.paper_name}
+"""``a2lib.efficiency`` method names -> Table 6's rows in its order, as each method registers it (ours: Hamming
+ranking of packed codes)."""
 PAPER_BITS = (12, 24, 32, 48)
 
 
