@@ -203,6 +203,7 @@ def _hamming(name: str, kind: str) -> Builder:
 search_method("hamming", paper_name="Ours")(_hamming("hamming", "exact"))
 search_method("hamming-ivf", default=False)(_hamming("hamming-ivf", "ivf"))
 search_method("hamming-hnsw", default=False)(_hamming("hamming-hnsw", "hnsw"))
+search_method("hamming-mih", default=False)(_hamming("hamming-mih", "mih"))
 
 
 @search_method("faiss-binary-flat")

@@ -4,6 +4,9 @@ A kind says how its faiss binary index is made (``new``, or ``train`` on the fir
 read back; ``HammingIndex`` holds one kind object per index and no branch on the kind's name.
 
 - ``exact``: ``faiss.IndexBinaryFlat`` scans every code: exact, O(n) per query, ``ceil(bits/8)`` bytes per item.
+- ``mih``: multi-index hashing (``a2lib.multi_index``) over the same flat storage: exact, and sub-linear on codes
+  with neighbourhood structure (trained hash codes cluster around their classes); tables rebuilt on each add, about
+  ``12 * substrings`` more bytes per item; codes of at most 64 bits.
 - ``ivf`` (``IndexBinaryIVF``: k-means lists trained on the first add, ``nprobe`` lists visited per query) and
   ``hnsw`` (``IndexBinaryHNSW`` graph, ``ef_search`` candidates): approximate, recall below 1 that rises with
   ``nprobe``/``ef_search``, extra memory (ids, graph links), and possible ``-1`` indices (distance ``INT32_MAX``)
@@ -18,6 +21,7 @@ import faiss
 import numpy as np
 
 from .checks import check_positive_int
+from .multi_index import WORD_BITS, MultiIndexTables, code_words
 from .registry import Registry
 
 IVF_LISTS_PER_SQRT_N = 1
@@ -106,6 +110,37 @@ class Exact(IndexKind):
 
     def nbytes(self, index) -> int:
         return int(index.xb.size())
+
+
+@index_kind("mih")
+class MultiIndex(IndexKind):
+    """``substrings`` per code: None derives it from the database size (``a2lib.multi_index.substring_count``)."""
+
+    faiss_class = faiss.IndexBinaryFlat
+    defaults = {"substrings": None}
+
+    def __init__(self, bits: int, dim: int, **options):
+        super().__init__(bits, dim, **options)
+        if bits > WORD_BITS:
+            raise ValueError(f"HammingIndex kind 'mih' holds codes of at most {WORD_BITS} bits; got {bits}. "
+                             "Use kind 'exact' or 'ivf' for longer codes")
+        self.tables: MultiIndexTables | None = None
+
+    def new(self):
+        self.tables = None
+        return super().new()
+
+    def added(self, index) -> None:
+        packed = faiss.vector_to_array(index.xb).reshape(index.ntotal, index.code_size)
+        self.tables = MultiIndexTables(code_words(packed), self.bits, self.options["substrings"])
+
+    loaded = added
+
+    def search(self, index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.tables.search(code_words(queries), k)
+
+    def nbytes(self, index) -> int:
+        return int(index.xb.size()) + (0 if self.tables is None else self.tables.nbytes)
 
 
 @index_kind("ivf")

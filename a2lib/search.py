@@ -9,8 +9,8 @@ dimension that is a multiple of 8).
 
 Tie order: the exact index (``faiss.IndexBinaryFlat``) returns neighbours sorted by (distance, database index); faiss's
 heap breaks equal distances by the smaller id, so among tied items the earliest added win, exactly as a stable sort
-by distance does. The approximate kinds (``a2lib.index_kinds``: ivf and hnsw) return their candidates sorted the same
-way.
+by distance does. The other kinds (``a2lib.index_kinds``: exact multi-index hashing, approximate ivf and hnsw)
+return their results sorted the same way.
 
 The retrieval-efficiency benchmark of Table 6, which times ``HammingIndex`` against other searches, is
 ``a2lib.efficiency``.
@@ -129,8 +129,8 @@ class HammingIndex:
     """A Hamming-distance index over packed binary codes (faiss binary index); the "Ours" row of Table 6.
 
     ``kind`` is one of ``a2lib.index_kinds.INDEX_KINDS`` and ``options`` its options: ``"exact"`` (default, flat
-    scan), ``"ivf"`` (``nlist``, ``nprobe``) or ``"hnsw"`` (``hnsw_m``, ``ef_construction``, ``ef_search``); each
-    kind's costs and defaults are in that module.
+    scan), ``"mih"`` (exact multi-index hashing: ``substrings``), ``"ivf"`` (``nlist``, ``nprobe``) or ``"hnsw"``
+    (``hnsw_m``, ``ef_construction``, ``ef_search``); each kind's costs and defaults are in that module.
     """
 
     def __init__(self, bits: int, kind: str = "exact", **options):
@@ -167,8 +167,8 @@ class HammingIndex:
 
     @property
     def nbytes(self) -> int:
-        """Measured bytes the index holds: the code array for ``exact``; the serialised index for ivf/hnsw
-        (codes plus ids, lists or graph links)."""
+        """Measured bytes the index holds: the code array for ``exact``, codes plus tables for ``mih``, the
+        serialised index for ivf/hnsw (codes plus ids, lists or graph links)."""
         return 0 if self._index is None else self._kind.nbytes(self._index)
 
     @property

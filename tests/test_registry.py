@@ -69,7 +69,7 @@ def test_the_plan_and_the_paper_read_the_data_set_registry():
 def test_search_methods_registry_gives_table_6_its_rows_and_build_methods_its_defaults():
     assert list(paper.PAPER_SEARCH_METHODS) == list(paper.TABLE6)
     assert efficiency.DEFAULT_METHODS == ("linear", "balltree", "kdtree", "pq", "hamming", "faiss-binary-flat")
-    assert {"hamming-ivf", "hamming-hnsw"} <= set(efficiency.SEARCH_METHODS)
+    assert {"hamming-ivf", "hamming-hnsw", "hamming-mih"} <= set(efficiency.SEARCH_METHODS)
     with pytest.raises(ValueError, match="search method 'pq' is registered twice"):
         efficiency.search_method("pq")(lambda features, packed, bits, options: None)
     with pytest.raises(ValueError, match=r"unknown method\(s\) \['lsh'\]; choose from linear, balltree"):
@@ -77,12 +77,12 @@ def test_search_methods_registry_gives_table_6_its_rows_and_build_methods_its_de
 
 
 def test_every_index_kind_is_registered_with_its_faiss_class_and_checked_options():
-    assert list(index_kinds.INDEX_KINDS) == ["exact", "ivf", "hnsw"]
+    assert list(index_kinds.INDEX_KINDS) == ["exact", "mih", "ivf", "hnsw"]
     for name, kind in index_kinds.INDEX_KINDS.items():
         assert kind.name == name and isinstance(kind.faiss_class, type) and isinstance(kind.defaults, dict)
     with pytest.raises(ValueError, match="HammingIndex kind 'exact' is registered twice"):
         index_kinds.index_kind("exact")(type("Other", (index_kinds.IndexKind,), {}))
-    with pytest.raises(ValueError, match="unknown HammingIndex kind 'lsh'; choose one of exact, ivf, hnsw"):
+    with pytest.raises(ValueError, match="unknown HammingIndex kind 'lsh'; choose one of exact, mih, ivf, hnsw"):
         index_kinds.INDEX_KINDS.lookup("lsh")
     with pytest.raises(ValueError, match="nprobe must be a positive integer, got 2.5"):
         index_kinds.INDEX_KINDS["ivf"](48, 48, nprobe=2.5)
