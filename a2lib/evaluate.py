@@ -1,4 +1,4 @@
-"""Retrieval metrics on binary codes (DESIGN §6): Hamming ranking, mAP, precision, PR, NDCG, bit-attribute MI/AUC.
+"""Retrieval metrics on binary codes: Hamming ranking, mAP, precision, PR, NDCG, bit-attribute MI/AUC.
 
 Conventions shared by every function here:
 

@@ -1,5 +1,6 @@
-"""Real fine-grained loaders (DESIGN §3): CUB-200-2011 (with its 312 attributes), FGVC-Aircraft and Food-101
-(torchvision), NABirds and VegFru (official list files) and a class-per-folder loader.
+"""Real fine-grained loaders: CUB-200-2011 (with its 312 attributes), FGVC-Aircraft and Food-101 (torchvision),
+NABirds and VegFru (official list files) and a class-per-folder loader; folder layouts and sources in
+``data/README.md``.
 
 Images load lazily from disk; ``labels`` (and CUB's ``attributes``) come from the list files without opening images.
 A dataset's ``fingerprint()`` (its identity in the model cache, ``a2lib.data.identity``) covers its resolved root,

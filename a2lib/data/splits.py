@@ -1,4 +1,5 @@
-"""Zero-shot protocol (DESIGN §3): classes split into seen and unseen; train on seen, query and database from unseen."""
+"""Zero-shot protocol (paper Table 4): classes split into seen and unseen; train on seen, query and database from
+unseen."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,9 +3,9 @@
 A fixed taxonomy (``TAXONOMY``) has 12 genera of 5 species; species of one genus differ from each other in one or two
 categorical properties (crown/wing/breast colour, wing pattern, tail shape, bill length, eye ring, crest), so
 inter-class variation is small, while random pose (position, scale, rotation, facing), background clutter, occluding
-leaves, lighting and noise make intra-class variation large (DESIGN §3). Each image carries its CUB-style binary
-attribute vector (one attribute per property value, 22 in all) with per-image visibility: the attributes of a part
-that is occluded or out of frame (under half visible) are 0, as CUB annotators mark unseen parts. ``masks`` are the
+leaves, lighting and noise make intra-class variation large, as in CUB-200-2011. Each image carries its CUB-style
+binary attribute vector (one attribute per property value, 22 in all) with per-image visibility: the attributes of a
+part that is occluded or out of frame (under half visible) are 0, as CUB annotators mark unseen parts. ``masks`` are the
 visible bird pixels, aligned with the image. Rendering is vectorised over a batch with numpy.
 
 Difficulty (``a2lib run --profile quick``, notebook 02, tie-aware test mAP, chance about 0.02): at 48 bits the

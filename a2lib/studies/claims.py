@@ -6,7 +6,7 @@ it, where ``{bits}``-style placeholders match any key and give one verdict per v
 (each pair a > b, e.g. an ordering A > B > C, or ``factor``: a > factor · b) or ``Within`` (every two numbers closer
 than a tolerance). ``evaluate(claim, results)`` gives one ``Verdict`` per placeholder value.
 
-Verdict rule (DESIGN §6):
+Verdict rule (the same for every claim, so no verdict is typed by hand):
 
 * A comparison between *different trained models* (methods, η values, ablation steps, the models of notebook 01)
   is a difference of means over seeds. With ``MIN_SEEDS`` or more values per number (a results leaf that is a list
