@@ -1,5 +1,5 @@
 """Tests for a2lib.efficiency (the Table 6 benchmark and notebook 06's pieces) and the acceptance targets that
-benchmarks/bench_search.py checks."""
+benchmarks/bench_efficiency.py checks."""
 import importlib.util
 import time
 from pathlib import Path
@@ -12,13 +12,13 @@ from a2lib import efficiency
 
 pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
-BENCH_SEARCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_search.py"
+BENCH_EFFICIENCY = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_efficiency.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """benchmarks/bench_search.py as a module (the targets live there, outside the library)."""
-    spec = importlib.util.spec_from_file_location("bench_search", BENCH_SEARCH)
+    """benchmarks/bench_efficiency.py as a module (the targets live there, outside the library)."""
+    spec = importlib.util.spec_from_file_location("bench_efficiency", BENCH_EFFICIENCY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

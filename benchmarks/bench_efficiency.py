@@ -19,7 +19,7 @@ at 1024-d is a lower bound for 2048-d features (at 512-d this machine measured ~
 the data as float64 (0.8 GB per tree at 100k x 1024), one more reason they are capped at --tree-max-n; one
 structure is alive at a time, so the peak memory is the database plus the largest structure (~5.5 GB by default).
 
-    python benchmarks/bench_search.py [--max-n 1000000] [--dim 1024] [--bits 48] [--out results.json]
+    python benchmarks/bench_efficiency.py [--max-n 1000000] [--dim 1024] [--bits 48] [--out results.json]
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def parse_args(argv=None):
     parser.add_argument("--pq-m", type=int, default=efficiency.DEFAULT_PQ_M, help="PQ subquantizers (8 bits each)")
     parser.add_argument("--tree-max-n", type=int, default=efficiency.DEFAULT_TREE_MAX_N,
                         help="largest size at which BallTree/KDTree are built")
-    parser.add_argument("--methods", nargs="*", default=list(efficiency.DEFAULT_METHODS), choices=list(efficiency.SEARCH_METHODS))
+    parser.add_argument("--methods", nargs="*", default=list(efficiency.DEFAULT_METHODS),
+                        choices=list(efficiency.SEARCH_METHODS))
     parser.add_argument("--threads", type=int, default=1, help="faiss OpenMP threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="write the rows and the target check as JSON here")
