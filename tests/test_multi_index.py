@@ -123,7 +123,7 @@ def test_code_words_hold_the_packed_bits():
 def test_mih_bad_input_names_the_problem():
     with pytest.raises(ValueError, match="at most 64 bits; got 72. Use kind 'exact' or 'ivf'"):
         HammingIndex(72, "mih")
-    with pytest.raises(ValueError, match="substrings must be a positive integer or None; got 0"):
+    with pytest.raises(ValueError, match=r"substrings must be a positive integer \(or None\), got 0"):
         HammingIndex(48, "mih", substrings=0)
     with pytest.raises(ValueError, match="need between 3 and 48 substrings"):
         HammingIndex(48, "mih", substrings=2).add(random_bits(10, 48, 0))
