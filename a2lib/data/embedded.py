@@ -3,17 +3,17 @@
 A cache file is written under a unique temporary name in its own folder and moved into place by an atomic rename
 (``a2lib.atomic``), so processes generating the same data at once never collide and a reader never sees half a file.
 A file that cannot be read back (truncated, damaged, or not the expected dictionary) is reported with its path,
-moved aside and regenerated, so one bad file never blocks later runs.
+moved aside and regenerated, so one bad file never blocks later runs; files are read with ``weights_only=True``
+(``a2lib.safe_load``), so a planted file cannot run code.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable, Collection
 
-import torch
-
 from ..atomic import move_aside, save_atomic
 from ..folders import data_root
+from ..safe_load import UnreadableFile, load_tensors
 
 IMAGE_COUNT = "number of images to generate"
 """What a generated set's size option (``n``, ``n_train``, ``n_test``) means; said when it is not a positive integer
@@ -32,11 +32,11 @@ def _damaged(path: Path, reason: str) -> None:
 def _read(path: Path, keys: Collection[str]) -> dict | None:
     """The cached dictionary, or None after moving a damaged file aside."""
     try:
-        data = torch.load(path, weights_only=True)
+        data = load_tensors(path)
     except FileNotFoundError:
         return None
-    except Exception as error:  # torch, zipfile and pickle raise many types for a damaged file
-        _damaged(path, f"{type(error).__name__}: {error}")
+    except UnreadableFile as error:
+        _damaged(path, f"it {error.problem}")
         return None
     missing = sorted(set(keys) - set(data)) if isinstance(data, dict) else sorted(keys)
     if missing:

@@ -4,8 +4,11 @@ when composed) on top of CIFAR-10 32x32 below, 3x64x32 in [0,1].
 Files live under ``<root>/mnist-cifar/`` in torchvision's formats: MNIST's IDX files in ``MNIST/raw/`` and the
 CIFAR-10 python pickles in ``cifar-10-batches-py/``. They are read directly (no checksum: a copy made elsewhere, or
 a subset, works as long as the formats hold); ``download=True`` fetches missing files through torchvision when
-online. Missing files with no download raise FileNotFoundError naming the folder, the files and the source; a file
-that cannot be parsed raises ValueError naming it.
+online. CIFAR-10's published python version is pickles, so this is the one place the library unpickles a file; the
+unpickler accepts only what a batch holds (dicts, lists, strings and numpy arrays: ``CIFAR_PICKLE_GLOBALS``) and
+refuses any other object a planted file asks for, before anything of it runs. Missing files with no download raise
+FileNotFoundError naming the folder, the files and the source; a file that cannot be parsed raises ValueError naming
+it.
 """
 from __future__ import annotations
 
@@ -37,6 +40,10 @@ CIFAR_TRAIN_BATCHES = 5
 CIFAR_FILES = {"train": tuple(f"{CIFAR_DIR}/data_batch_{i}" for i in range(1, CIFAR_TRAIN_BATCHES + 1)),
                "test": (f"{CIFAR_DIR}/test_batch",)}
 """Per split: CIFAR-10's python pickles (dicts with ``data``, N x 3072 uint8 as R, G, B planes, and ``labels``)."""
+CIFAR_PICKLE_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+"""The only objects CIFAR-10's pickles need besides plain containers: numpy arrays (as numpy 1 and 2 spell their
+rebuilding) and the byte strings of Python 3 pickles."""
 CIFAR_META = f"{CIFAR_DIR}/batches.meta"
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/ (torchvision's mirror)"
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -110,10 +117,20 @@ def read_cifar(folder, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return np.concatenate(images), np.concatenate(labels), list(names)
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that builds only the objects of ``CIFAR_PICKLE_GLOBALS``."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in CIFAR_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which no CIFAR-10 batch holds; refused "
+                                         "without running it")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as handle:
-            return pickle.load(handle, encoding="latin1")
+            return _BatchUnpickler(handle, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
         raise ValueError(f"cannot read {path} as a CIFAR-10 python pickle ({type(error).__name__}: {error}); "
                          "delete it and download CIFAR-10 again (see data/README.md)") from error

@@ -60,6 +60,7 @@ from ..device import select_device
 from ..diagnostics import flatten, term_gradients, trunk_of
 from ..evaluate import mean_average_precision
 from ..inference import binary, encode_dataset
+from ..safe_load import UnreadableFile, load_tensors
 from . import progress
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import MONITOR_PREFIX, TrainConfig, TrainResult
@@ -199,11 +200,11 @@ class Trainer:
         if path is None or not path.exists():
             return None
         try:
-            saved = torch.load(path, map_location="cpu", weights_only=False)
+            saved = load_tensors(path)
             missing = sorted(set(CHECKPOINT_KEYS) - set(saved)) if isinstance(saved, dict) else list(CHECKPOINT_KEYS)
             if missing:
                 raise KeyError(f"missing entries {', '.join(missing)}")
-        except Exception as error:  # torch, zipfile and pickle raise many types for a damaged file
+        except (UnreadableFile, KeyError) as error:
             move_aside(path, f"checkpoint {path} cannot be read ({type(error).__name__}: {error})",
                        "training from the first outer iteration")
             return None
