@@ -25,3 +25,31 @@ def one_faiss_thread():
     faiss.omp_set_num_threads(1)
     yield
     faiss.omp_set_num_threads(previous)
+
+
+@pytest.fixture
+def read_only():
+    """``read_only(*folders)`` makes folders unwritable for the test and writable again after it: by their mode, or,
+    where the tests run as root (whom modes do not stop), by the immutable attribute (``chattr +i``); skips the
+    test where neither works."""
+    import os
+    import shutil
+    import stat
+    import subprocess
+
+    undo = []
+
+    def make(*folders):
+        for folder in folders:
+            mode = folder.stat().st_mode
+            folder.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+            undo.append(lambda folder=folder, mode=mode: folder.chmod(mode))
+            if os.access(folder, os.W_OK) and shutil.which("chattr"):
+                if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+                    undo.append(lambda folder=folder: subprocess.run(["chattr", "-i", str(folder)], check=True))
+            if os.access(folder, os.W_OK):
+                pytest.skip("cannot make a folder read-only here (root without chattr)")
+
+    yield make
+    for step in reversed(undo):
+        step()

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -50,7 +51,8 @@ def test_second_call_loads_without_training(tmp_path, stand_ins):
     for key, value in first.model.state_dict().items():
         assert torch.equal(value, second.model.state_dict()[key])
     entry = tiny_entry(config, tmp_path)
-    assert {p.name for p in entry.iterdir()} == {"config.json", "model.pt", "db_codes.pt", "history.json"}
+    assert {p.name for p in entry.iterdir()} == {"config.json", "model.pt", "db_codes.pt", "history.json",
+                                                 "manifest.json"}
     assert not entry.with_name(entry.name + ".partial").exists()
     assert {p.name for p in tmp_path.iterdir()} == {entry.name, entry.name + ".lock"}  # no temporary left behind
 
@@ -103,15 +105,31 @@ def test_other_config_is_trained_not_returned(tmp_path, stand_ins):
     assert stand_ins["train"] == 2 and other.config.seed == 9
 
 
-def test_tampered_entry_is_refused(tmp_path, stand_ins):
+def test_an_entry_of_another_config_is_refused(tmp_path, stand_ins):
+    """A key collision: the entry's files agree with its manifest, but they hold another config."""
+    from a2lib.manifest import write_manifest
+
+    config = tiny_config()
+    cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    entry = tiny_entry(config, tmp_path)
+    stored = json.loads((entry / "config.json").read_text())
+    stored["config"]["lr"] = 0.5
+    (entry / "config.json").write_text(json.dumps(stored))
+    write_manifest(entry, stored["config"], stored["data"])
+    with pytest.raises(ValueError, match="different config"):
+        cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+
+
+def test_a_hand_edited_config_json_is_reported_moved_aside_and_trained_again(tmp_path, stand_ins):
     config = tiny_config()
     cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
     path = tiny_entry(config, tmp_path) / "config.json"
     stored = json.loads(path.read_text())
-    stored["config"]["lr"] = 0.5
-    path.write_text(json.dumps(stored))
-    with pytest.raises(ValueError, match="different config"):
+    stored["config"]["lr"] = 0.25  # as long as the 0.05 written: same size, other content
+    path.write_text(json.dumps(stored, indent=1, sort_keys=True))
+    with pytest.warns(UserWarning, match=f"cache entry file {path} is not the file this folder was written with"):
         cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 2
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch, stand_ins):
@@ -308,12 +326,13 @@ def _truncate(path):
 
 @pytest.mark.parametrize("name", ["model.pt", "db_codes.pt", "config.json", "history.json"])
 def test_a_damaged_entry_is_reported_moved_aside_and_trained_again(tmp_path, stand_ins, name):
-    """Issue 18.6: a truncated file of an entry gave a raw torch/json error naming no file, on every later run."""
+    """Issue 18.6: a truncated file of an entry gave a raw torch/json error naming no file, on every later run;
+    issue 28: it is reported as truncated (its manifest records the size written)."""
     config = tiny_config()
     reference = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
     entry = tiny_entry(config, tmp_path)
     _truncate(entry / name)
-    with pytest.warns(UserWarning, match=f"cache entry file {entry / name} cannot be read"):
+    with pytest.warns(UserWarning, match=f"cache entry file {entry / name} is truncated: it has [0-9]+ of the"):
         result = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
     assert stand_ins["train"] == 2 and torch.equal(result.db_codes, reference.db_codes)
     assert [h["loss"] for h in result.history] == [h["loss"] for h in reference.history]
@@ -355,3 +374,58 @@ def test_writes_use_unique_temporary_names(tmp_path, monkeypatch):
     assert torch.load(tmp_path / "checkpoint.pt") == {"x": 1}
     assert json.loads((tmp_path / "history.json").read_text()) == [{"iteration": 1}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json"]
+
+
+def test_a_read_only_cache_holding_the_entry_loads_it_without_a_lock(tmp_path, stand_ins, read_only):
+    """Issue 28: every entry was there, yet a read-only cache failed with a raw OSError creating ``<key>.lock``."""
+    config = tiny_config()
+    reference = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    entry = tiny_entry(config, tmp_path)
+    entry.with_name(entry.name + ".lock").unlink()
+    read_only(tmp_path, entry)
+    loaded = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 1 and torch.equal(loaded.db_codes, reference.db_codes)
+    assert not entry.with_name(entry.name + ".lock").exists()
+    with pytest.raises(PermissionError, match=rf"model cache {tmp_path} is not writable, and the entry this call "
+                                              r"needs cannot be loaded from it \(it is not in the cache\)"):
+        cache.load_or_train(tiny_config(seed=9), cache_dir=tmp_path, verbose=False)
+
+
+def test_a_cache_dir_that_is_a_file_is_a_clear_error(tmp_path, stand_ins):
+    """Issue 28: a raw FileExistsError."""
+    (tmp_path / "cache").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=f"model cache {tmp_path / 'cache'} cannot be created: "
+                                                 f"{tmp_path / 'cache'} is a file, not a folder"):
+        cache.load_or_train(tiny_config(), cache_dir=tmp_path / "cache", verbose=False)
+    with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'cache'} is a file, not a folder"):
+        cache.load_or_train(tiny_config(), cache_dir=tmp_path / "cache" / "below", verbose=False)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "db_codes.pt"])
+def test_weights_or_codes_copied_from_another_entry_are_refused_and_retrained(tmp_path, stand_ins, name):
+    """Another seed's entry has the same architecture: its files load without a shape error, so only the manifest
+    tells them apart."""
+    config, other = tiny_config(), tiny_config(seed=9)
+    reference = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    cache.load_or_train(other, cache_dir=tmp_path, verbose=False)
+    entry = tiny_entry(config, tmp_path)
+    shutil.copy(tiny_entry(other, tmp_path) / name, entry / name)
+    with pytest.warns(UserWarning, match=f"cache entry file {entry / name} is not the file this folder was written "
+                                         "with .*copied from another run; moved it to"):
+        result = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 3 and torch.equal(result.db_codes, reference.db_codes)
+
+
+def test_an_entry_written_before_manifests_loads_with_a_warning_and_gets_one(tmp_path, stand_ins):
+    """The decision for entries of earlier versions: used after the checks they always had, not retrained."""
+    config = tiny_config()
+    reference = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    entry = tiny_entry(config, tmp_path)
+    (entry / "manifest.json").unlink()
+    with pytest.warns(UserWarning, match=f"cache entry {entry} was written by an earlier a2lib.*it now has one"):
+        loaded = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 1 and torch.equal(loaded.db_codes, reference.db_codes)
+    assert (entry / "manifest.json").is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache.load_or_train(config, cache_dir=tmp_path, verbose=False)

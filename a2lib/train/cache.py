@@ -12,22 +12,31 @@ roots are two entries (each trained once). ``config_key(config)`` is the config'
 
 An entry ``<cache>/<first KEY_LENGTH hex digits of the key>/`` holds ``config.json`` (the canonical dict: config,
 data fingerprint, format), ``model.pt`` (state dict), ``db_codes.pt`` (learned B, database/validation indices,
-labels, best iteration) and ``history.json``. It is written into a uniquely named temporary folder next to it and
-renamed into place, so a killed run never leaves a half entry and a reader never sees one. A killed training resumes
-from ``<cache>/<key>.partial/``. Processes asking for the same entry at once are serialised by an exclusive lock on
-``<cache>/<key>.lock`` (``fcntl.flock``, released by the system when its holder dies; on systems without ``fcntl``
-only the atomic rename protects the entry): one trains, the others wait and load its entry. On load the stored
-config and fingerprint must equal the requested ones exactly, so an entry of another config is never returned; an
-entry with a file that cannot be read (truncated, damaged, missing) is reported with the file's path, moved aside to
-``<key>.corrupt-<timestamp>-<pid>`` and trained again. The cache folder is ``cache_dir`` when given, else
-``a2lib.folders.cache_root()`` (``$A2LIB_CACHE`` or the user cache); data come from ``a2lib.folders.data_root()``.
+labels, best iteration), ``history.json`` and ``manifest.json`` (``a2lib.manifest``: the config, the data fingerprint
+and each file's size and SHA-256). It is written into a uniquely named temporary folder next to it and published in
+one step (``a2lib.atomic.publish_folder``), so a killed run never leaves a half entry and a reader never sees one; a
+published entry is therefore read without any lock, and a read-only cache holding the entries needed is used as is.
+A killed training resumes from ``<cache>/<key>.partial/``. Processes training the same entry at once are serialised
+by an exclusive lock on ``<cache>/<key>.lock`` (``fcntl.flock``, released by the system when its holder dies; on
+systems without ``fcntl`` only the atomic publication protects the entry): one trains, the others wait and load its
+entry. On load every file must match the manifest and the stored config and fingerprint the requested ones exactly,
+so an entry of another config is never returned; an entry with a file that is truncated, changed (a model or codes
+copied from another entry), missing or unreadable is reported with the file's path, moved aside to
+``<key>.corrupt-<timestamp>-<pid>`` and trained again. Files are read with ``weights_only=True``
+(``a2lib.safe_load``): nothing in a shared cache can run code. An entry written before entries carried a manifest
+(an earlier a2lib) is loaded after the checks it always had (config, readable files, weights that fit the model), with
+a warning, and gets a manifest then where the cache is writable; nothing needs retraining. The cache folder is
+``cache_dir`` when given, else ``a2lib.folders.cache_root()`` (``$A2LIB_CACHE`` or the user cache); data come from
+``a2lib.folders.data_root()``.
 A model loaded from the cache is reported to ``a2lib run``'s progress file (``a2lib.train.progress``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -36,11 +45,13 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import folders
-from ..atomic import move_aside, publish_folder, unique_temporary
+from ..atomic import move_aside, publish_folder, restore, unique_temporary
 from ..data import load
 from ..data.identity import fingerprint
 from ..device import select_device
+from ..manifest import MANIFEST_NAME, ManifestMismatch, read_manifest, verify, write_manifest
 from ..models import build
+from ..safe_load import UnreadableFile, load_tensors
 from . import progress
 from .checkpoint import HISTORY_NAME, write_history
 from .config import TrainConfig, TrainResult
@@ -100,55 +111,122 @@ def load_dataset(config: TrainConfig, split: str = "train", root=None):
 
 
 class _DamagedFile(Exception):
-    """A file of an entry that cannot be read back."""
+    """A file of an entry that is not what was written or cannot be read back."""
 
-    def __init__(self, path: Path, error: Exception):
-        super().__init__(f"cache entry file {path} cannot be read ({type(error).__name__}: {error})")
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"cache entry file {path} {problem}")
 
 
 def _read(path: Path, reader: Callable[[Path], object]):
     try:
         return reader(path)
-    except Exception as error:  # json, torch, zipfile and pickle raise many types for a damaged file
-        raise _DamagedFile(path, error) from error
+    except UnreadableFile as error:
+        raise _DamagedFile(path, f"cannot be read: it {error.problem}") from error
+    except Exception as error:  # json and load_state_dict raise many types for a damaged file
+        raise _DamagedFile(path, f"cannot be read ({type(error).__name__}: {error})") from error
 
 
 def _read_codes(path: Path) -> dict:
-    codes = torch.load(path, map_location="cpu", weights_only=True)
+    codes = load_tensors(path)
     missing = sorted(set(CODES_KEYS) - set(codes)) if isinstance(codes, dict) else list(CODES_KEYS)
     if missing:
         raise KeyError(f"missing entries {', '.join(missing)}")
     return codes
 
 
-def load_cached(config: TrainConfig, data_fingerprint: str, cache_dir=None) -> TrainResult | None:
-    """The cached result of ``config`` trained on the data of ``data_fingerprint``, or None when absent or damaged
-    (a damaged entry is moved aside with a warning naming the file); a stored config that differs is an error."""
-    path = entry_dir(config, data_fingerprint, cache_dir)
-    if not path.exists():
-        return None
+def _verified_manifest(path: Path) -> dict | None:
+    """The entry's manifest with every file checked against it; None for an entry written before manifests."""
     try:
-        stored = _read(path / CONFIG_NAME, lambda file: json.loads(file.read_text()))
-        if stored != _canonical(config, data_fingerprint):
-            raise ValueError(f"cache entry {path} holds a different config than the one requested (a key collision "
-                             "or a hand-edited entry); delete that folder to retrain")
-        state = _read(path / MODEL_NAME, lambda file: torch.load(file, map_location="cpu", weights_only=True))
-        codes = _read(path / CODES_NAME, _read_codes)
-        history = _read(path / HISTORY_NAME, lambda file: json.loads(file.read_text()))
-        model = build_model(config)
-        _read(path / MODEL_NAME, lambda file: model.load_state_dict(state))
-    except _DamagedFile as damaged:
-        move_aside(path, str(damaged), "training again")
-        return None
+        manifest = read_manifest(path)
+        if manifest is not None:
+            verify(path, manifest)
+    except ManifestMismatch as mismatch:
+        raise _DamagedFile(mismatch.path, mismatch.problem) from mismatch
+    return manifest
+
+
+def _add_manifest(path: Path, stored: dict) -> None:
+    """Give an entry written before manifests its manifest (where the cache is writable), saying so."""
+    try:
+        write_manifest(path, stored["config"], stored["data"])
+        done = "it now has one, so later loads check its files"
+    except OSError as error:
+        done = f"none could be added ({error.strerror}), so its files stay unchecked"
+    warnings.warn(f"cache entry {path} was written by an earlier a2lib, before entries carried a {MANIFEST_NAME}; its "
+                  f"files read back and fit the model, so it is used, and {done}. Retrain it with retrain=True (or "
+                  "delete the folder) if you doubt it", stacklevel=4)
+
+
+def _read_entry(path: Path, config: TrainConfig, data_fingerprint: str) -> TrainResult:
+    """The entry at ``path`` checked against its manifest and the request: a ``_DamagedFile`` names the file that
+    is not as written; a stored config that differs from the requested one is a ValueError."""
+    manifest = _verified_manifest(path)
+    stored = _read(path / CONFIG_NAME, lambda file: json.loads(file.read_text()))
+    if stored != _canonical(config, data_fingerprint):
+        raise ValueError(f"cache entry {path} holds a different config than the one requested (a key collision "
+                         "or a hand-edited entry); delete that folder to retrain")
+    if manifest is not None and [manifest.get("config"), manifest.get("data")] != [stored["config"], stored["data"]]:
+        raise _DamagedFile(path / MANIFEST_NAME, f"was written for another config or data than {CONFIG_NAME}")
+    state = _read(path / MODEL_NAME, load_tensors)
+    codes = _read(path / CODES_NAME, _read_codes)
+    history = _read(path / HISTORY_NAME, lambda file: json.loads(file.read_text()))
+    model = build_model(config)
+    _read(path / MODEL_NAME, lambda file: model.load_state_dict(state))
+    if manifest is None:
+        _add_manifest(path, stored)
     model.to(select_device(config.device, verbose=False)).eval()
     return TrainResult(model, codes["db_codes"], codes["db_indices"], codes["val_indices"], codes["db_labels"],
                        history, codes["best_iteration"], codes["best_val_map"], config, data_fingerprint)
 
 
+def load_cached(config: TrainConfig, data_fingerprint: str, cache_dir=None) -> TrainResult | None:
+    """The cached result of ``config`` trained on the data of ``data_fingerprint``, or None when absent or damaged
+    (a damaged entry is moved aside with a warning naming the file); a stored config that differs is an error."""
+    path = entry_dir(config, data_fingerprint, cache_dir)
+    restore(path)
+    if not path.exists():
+        return None
+    try:
+        return _read_entry(path, config, data_fingerprint)
+    except _DamagedFile as damaged:
+        move_aside(path, str(damaged), "training again")
+        return None
+
+
+def _load_published(path: Path, config: TrainConfig, data_fingerprint: str) -> tuple[TrainResult | None, str]:
+    """The entry at ``path`` read without the lock (publication is one step, so no half entry is ever seen), or
+    None and why not: absent, or the damaged file (moved aside later, under the lock)."""
+    if not path.is_dir():
+        return None, "it is not in the cache"
+    try:
+        return _read_entry(path, config, data_fingerprint), ""
+    except _DamagedFile as damaged:
+        return None, str(damaged)
+
+
+def _prepare_to_write(folder: Path, why: str) -> None:
+    """Create the cache folder; a clear error when it cannot be written, saying why the entry was not loaded."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except (FileExistsError, NotADirectoryError) as error:
+        in_the_way = next(p for p in (folder, *folder.parents) if p.exists() and not p.is_dir())
+        raise NotADirectoryError(f"the model cache {folder} cannot be created: {in_the_way} is a file, not a folder; "
+                                 "pass cache_dir= a folder path (created when missing) or point $A2LIB_CACHE at "
+                                 "one") from error
+    except PermissionError:
+        writable = False
+    if not writable:
+        raise PermissionError(f"the model cache {folder} is not writable, and the entry this call needs cannot be "
+                              f"loaded from it ({why}); point cache_dir= (or $A2LIB_CACHE) at a writable folder to "
+                              "train it there, or train it where this cache is writable")
+
+
 def write_result(result: TrainResult, path: Path, meta: dict, **extra_codes) -> Path:
     """The folder ``path`` holding ``meta`` as config.json, the model's state dict (model.pt), the database codes,
-    indices, labels and best iteration plus ``extra_codes`` (db_codes.pt) and the history; written into a uniquely
-    named temporary folder, then renamed into place (``a2lib.atomic.publish_folder``)."""
+    indices, labels and best iteration plus ``extra_codes`` (db_codes.pt), the history and, last, the manifest of
+    ``meta["config"]``, the data fingerprint and these files; written into a uniquely named temporary folder, then
+    published in one step (``a2lib.atomic.publish_folder``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = unique_temporary(path)
     try:
@@ -160,6 +238,7 @@ def write_result(result: TrainResult, path: Path, meta: dict, **extra_codes) -> 
                     "best_iteration": result.best_iteration, "best_val_map": result.best_val_map, **extra_codes},
                    folder / CODES_NAME)
         write_history(result.history, folder / HISTORY_NAME)
+        write_manifest(folder, meta["config"], result.data_fingerprint)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -225,6 +304,13 @@ def load_or_train(config: TrainConfig, cache_dir=None, data_root=None, verbose: 
                          "dataset}} too (the training items in each monitor's form)")
     data_fingerprint = fingerprint(dataset)
     entry = entry_dir(config, data_fingerprint, cache_dir)
+    published, why = (None, "retrain=True") if retrain else _load_published(entry, config, data_fingerprint)
+    if published is not None:
+        if verbose:
+            print(f"loaded {config.model} ({config.bits} bits) from cache {entry}")
+        progress.report(config, progress.CACHED)
+        return published
+    _prepare_to_write(entry.parent, why)
     with entry_lock(entry, verbose):
         cached = None if retrain else load_cached(config, data_fingerprint, cache_dir)
         if cached is not None:
