@@ -7,11 +7,19 @@ the data (image channels and size, number of classes, read from one item of ``tr
 (``a2lib.train.train``). The ``Fitted`` result encodes images into ±1 codes (``a2lib.inference.binary``), evaluates a
 test set with the tie-aware metrics of ``a2lib.evaluate``, puts the database codes in a ``a2lib.search.HammingIndex``
 and saves to / loads from a folder.
+
+``fit`` refuses what would train without meaning: a training set of one class (every pair similar, so any test mAP is
+1.0) and options that have no effect for the method (``eta`` without an image reconstruction, the asymmetric
+objective's fields for a method with its own loss, local-branch options with attention off). ``Fitted`` records the
+shape and value scale of the training images (``a2lib.inputs``) and checks every set it encodes against them. A saved
+folder carries a manifest (``a2lib.manifest``): loading checks that its files are the ones saved together and names
+the one that is not; its torch files are read with ``weights_only=True`` (``a2lib.safe_load``).
 """
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +29,18 @@ from torch.utils.data import Dataset
 
 from . import evaluate as metrics_module
 from . import recipes
+from .atomic import restore
 from .device import select_device
 from .inference import binary, encode_dataset
-from .models import option_names
+from .inputs import InputSpec
+from .manifest import MANIFEST_NAME, ManifestMismatch, read_manifest, unlisted, verify
+from .models import list_models, option_defaults, option_names
+from .safe_load import load_tensors
 from .search import HammingIndex
 from .train import (HISTORY_NAME, TrainConfig, TrainResult, build_model, dataset_labels, load_or_train, train,
                     write_result)
 from .train.assembly import assemble, train_option_names
-from .train.cache import CODES_NAME, CONFIG_NAME, MODEL_NAME
+from .train.cache import CODES_KEYS, CODES_NAME, CONFIG_NAME, MODEL_NAME
 
 DEFAULT_METHOD, DEFAULT_BITS, DEFAULT_RECIPE = "a2net++", 32, "quick"
 DEFAULT_METRICS = ("map", "precision@10", "ndcg@20")
@@ -39,12 +51,22 @@ METRIC_PATTERN = re.compile(r"^(map|precision|ndcg)(?:@(\d+))?$")
 ETA = "eta"
 """The override that sets η of Eq. (15) (``LossWeights.eta``), for every method (DPSH's own ``eta`` option goes
 through ``model_options={"eta": ...}``)."""
-FITTED_FORMAT, FITTED_VERSION = "a2lib.fit.Fitted", 1
-"""The ``format`` and ``version`` recorded in a saved folder's config.json."""
+FITTED_FORMAT, FITTED_VERSION, MANIFESTLESS_VERSION = "a2lib.fit.Fitted", 2, 1
+"""The ``format`` and ``version`` recorded in a saved folder's config.json; version 1 folders (written before folders
+carried a manifest and the training images' spec) still load, with a warning that their files cannot be checked."""
 CONFIG_FILE, MODEL_FILE, CODES_FILE = CONFIG_NAME, MODEL_NAME, CODES_NAME
 FILES = (CONFIG_FILE, MODEL_FILE, CODES_FILE, HISTORY_NAME)
-"""A saved ``Fitted`` folder: the TrainConfig, the model's state dict, the database codes (with their training-set
-indices, labels, attributes and the training set's fingerprint) and the training history."""
+"""A saved ``Fitted`` folder: the TrainConfig (and the training images' spec), the model's state dict, the database
+codes (with their training-set indices, labels, attributes and the training set's fingerprint) and the training
+history; and its ``manifest.json``."""
+SAVED_CODES = (*CODES_KEYS, "db_attributes", "data_fingerprint")
+"""What a saved folder's db_codes.pt holds: a cache entry's codes plus the attributes and the data fingerprint."""
+ASYMMETRIC_ONLY = (ETA, "loss_weights", "similarity_reweight", "dcc_sweeps", "db_codes")
+"""fit() options only the asymmetric objective of Eq. (13)/(15) reads (``a2lib.train.trainer``)."""
+DECODER_OPTIONS = ("code_dim", "decoder_channels", "decoder_downsample")
+"""Model options only A²-Net(++)'s image reconstruction reads (the decoder Ψ; η is the ``eta`` override)."""
+LOCAL_BRANCH_OPTIONS = ("num_maps", "local_chunk", "checkpoint_local", "balance_parts")
+"""A²-Net options only its attention (local) branch reads."""
 
 
 def _dataset_name(dataset: Dataset) -> str:
@@ -88,14 +110,54 @@ def fit(train_set: Dataset, method: str = DEFAULT_METHOD, bits: int = DEFAULT_BI
     content-addressed cache in ``cache_dir`` (None: ``a2lib.folders.cache_root()``), keyed by the config and the
     data's content; ``retrain=True`` replaces the entry. ``cache=False`` trains without reading or writing it.
     """
+    _check_classes(train_set)
     config = fit_config(train_set, method, bits, recipe, **overrides)
+    _refuse_options_without_effect(config, overrides)
     if cache:
         result = load_or_train(config, cache_dir=cache_dir, verbose=verbose, retrain=retrain, dataset=train_set)
     else:
         result = train(build_model(config), train_set, config, verbose=verbose)
     attributes = getattr(train_set, "attributes", None)
     db_attributes = None if attributes is None else torch.as_tensor(attributes)[result.db_indices].float()
-    return Fitted(result, db_attributes)
+    return Fitted(result, db_attributes, InputSpec.of(train_set))
+
+
+def _check_classes(train_set: Dataset) -> None:
+    """A training set whose items all share a label trains nothing (every pair is similar) and scores mAP 1.0 on
+    any test set of that label: an error."""
+    labels = dataset_labels(train_set)
+    one_class = len(labels) and (bool(labels.bool().all(0).any()) if labels.dim() == 2 else
+                                 int(labels.unique().numel()) < 2)
+    if one_class:
+        names = getattr(train_set, "class_names", None)
+        shared = f" ({names[int(labels[0])]!r})" if names and labels.dim() == 1 else ""
+        raise ValueError(f"every training item has the same class{shared}: hashing learns which images share a "
+                         "class, so one class teaches it nothing and any test set of it scores mAP 1.0. Give at "
+                         "least two classes (a folder root holds one sub-folder per class)")
+
+
+def _refuse_options_without_effect(config: TrainConfig, overrides: dict) -> None:
+    """An error naming each option given to fit() that the chosen method never reads, with why and the fix."""
+    method = config.model
+    given = set(overrides)
+    model_given = (given - {ETA}) | set(overrides.get("model_options") or {})
+    options = {**option_defaults(method), **config.model_options}
+    reasons = []
+    if method in list_models(asymmetric=False):
+        reasons += [f"{name} (only the asymmetric objective of Eq. 15 reads it; {method!r} trains with its own loss)"
+                    for name in sorted(given & set(ASYMMETRIC_ONLY))]
+    elif options.get("image_reconstruction", "none") == "none":
+        fix = ("image_reconstruction is 'none' here: set it to 'both'" if "image_reconstruction" in options else
+               f"{method!r} has none: use method='a2net++'")
+        reasons += [f"{name} (only the image reconstruction of A²-Net++ reads it; {fix})"
+                    for name in sorted((given & {ETA}) | (model_given & set(DECODER_OPTIONS)))]
+    if options.get("attention") is False:
+        reasons += [f"{name} (only the attention branch reads it, and attention=False)"
+                    for name in sorted(model_given & set(LOCAL_BRANCH_OPTIONS))]
+    if reasons:
+        hint = " (DPSH's own quantisation weight is model_options={'eta': ...})" if method == "dpsh" else ""
+        raise ValueError(f"fit() option(s) without effect for method {method!r}: {'; '.join(reasons)}. Drop them or "
+                         f"choose a method that uses them{hint}")
 
 
 def _parse_metric(metric: str) -> tuple[str, int | None]:
@@ -126,6 +188,8 @@ class Fitted:
 
     result: TrainResult
     db_attributes: Tensor | None = None
+    input_spec: InputSpec | None = None
+    """The training images' shape and value scale (``a2lib.inputs``); None for a folder saved without it."""
 
     @property
     def model(self) -> torch.nn.Module:
@@ -162,7 +226,10 @@ class Fitted:
                 f"database={len(self.db_codes)}, best_val_map={self.result.best_val_map})")
 
     def encode(self, dataset: Dataset, batch_size: int | None = None, device=None) -> Tensor:
-        """(n, bits) float32 ±1 codes of ``dataset``'s images (``a2lib.inference.binary`` of the model's encoding)."""
+        """(n, bits) float32 ±1 codes of ``dataset``'s images (``a2lib.inference.binary`` of the model's encoding);
+        images of another shape than the training images are refused, of another value scale warned about."""
+        if self.input_spec is not None:
+            self.input_spec.check(dataset, "the dataset to encode")
         codes = encode_dataset(self.model, dataset, batch_size or self.config.eval_batch_size, device)
         return binary(codes, "encoded codes")
 
@@ -204,16 +271,14 @@ class Fitted:
         return HammingIndex(self.bits, kind, **options).add(self.db_codes)
 
     def save(self, path) -> Path:
-        """Write this result to the folder ``path`` (``FILES``), atomically; an existing folder is replaced only
-        when ``Fitted.save`` wrote it."""
+        """Write this result to the folder ``path`` (``FILES`` and a manifest), atomically; an existing folder is
+        replaced only when ``Fitted.save`` wrote it and it holds nothing else (another file there is an error naming
+        it, never deleted)."""
         path = Path(path)
         if path.exists():
-            empty = path.is_dir() and not any(path.iterdir())
-            config_file = path / CONFIG_FILE
-            ours = config_file.is_file() and _read_json(config_file, path).get("format") == FITTED_FORMAT
-            if not (empty or ours):
-                raise FileExistsError(f"{path} exists and is not a folder written by Fitted.save; choose a new path")
-        meta = {"format": FITTED_FORMAT, "version": FITTED_VERSION, "config": self.config.to_dict()}
+            _check_replaceable(path)
+        meta = {"format": FITTED_FORMAT, "version": FITTED_VERSION, "config": self.config.to_dict(),
+                "input": None if self.input_spec is None else self.input_spec.to_dict()}
         write_result(self.result, path, meta, db_attributes=self.db_attributes,
                      data_fingerprint=self.result.data_fingerprint)
         return path
@@ -222,20 +287,19 @@ class Fitted:
     def load(cls, path, config: TrainConfig | None = None, device=None) -> "Fitted":
         """The result saved in folder ``path``: the model rebuilt from its config.json with model.pt's weights.
 
-        ``config``: the TrainConfig expected; a folder holding another one is an error naming the differing fields.
-        ``device``: where the model goes (None: the stored config's ``device``).
+        Every file is checked against the folder's manifest first (a file truncated, changed or copied from another
+        run is an error naming it). ``config``: the TrainConfig expected; a folder holding another one is an error
+        naming the differing fields. ``device``: where the model goes (None: the stored config's ``device``).
         """
         path = Path(path)
+        restore(path)
         if not path.is_dir():
             raise FileNotFoundError(f"no saved Fitted folder at {path}; write one with Fitted.save(path)")
         missing = [name for name in FILES if not (path / name).is_file()]
         if missing:
             raise FileNotFoundError(f"{path} lacks {', '.join(missing)}; a Fitted folder holds {', '.join(FILES)}. "
                                     "Save it again with Fitted.save(path)")
-        meta = _read_json(path / CONFIG_FILE, path)
-        if meta.get("format") != FITTED_FORMAT or meta.get("version") != FITTED_VERSION:
-            raise ValueError(f"{path / CONFIG_FILE} is not a {FITTED_FORMAT} version {FITTED_VERSION} folder "
-                             f"(format {meta.get('format')!r}, version {meta.get('version')!r}); save it again")
+        meta = _verified_meta(path)
         stored = TrainConfig.from_dict(meta["config"])
         if config is not None:
             differences = _config_differences(stored, config)
@@ -244,13 +308,16 @@ class Fitted:
                                  "folder without config= or fit the requested config")
         model = build_model(stored)
         try:
-            model.load_state_dict(torch.load(path / MODEL_FILE, map_location="cpu", weights_only=True))
+            model.load_state_dict(load_tensors(path / MODEL_FILE))
         except RuntimeError as error:
             raise ValueError(f"{path / MODEL_FILE} does not fit the model of {path / CONFIG_FILE} "
                              f"({stored.model}, {stored.bits} bits): the files come from different runs; "
                              "save the result again") from error
         model.to(select_device(device or stored.device, verbose=False)).eval()
-        codes = torch.load(path / CODES_FILE, map_location="cpu", weights_only=True)
+        codes = load_tensors(path / CODES_FILE)
+        missing = sorted(set(SAVED_CODES) - set(codes)) if isinstance(codes, dict) else list(SAVED_CODES)
+        if missing:
+            raise ValueError(f"{path / CODES_FILE} lacks {', '.join(missing)}; save the result again")
         if codes["db_codes"].shape[1:] != (stored.bits,):
             raise ValueError(f"{path / CODES_FILE} holds {tuple(codes['db_codes'].shape)} codes but the config says "
                              f"{stored.bits} bits; the files come from different runs")
@@ -258,7 +325,55 @@ class Fitted:
         result = TrainResult(model, codes["db_codes"], codes["db_indices"], codes["val_indices"], codes["db_labels"],
                              history, codes["best_iteration"], codes["best_val_map"], stored,
                              codes["data_fingerprint"])
-        return cls(result, codes["db_attributes"])
+        spec = meta.get("input")
+        return cls(result, codes["db_attributes"], None if spec is None else InputSpec.from_dict(spec))
+
+
+def _check_replaceable(path: Path) -> None:
+    """Saving over ``path`` is allowed only for an empty folder or one ``Fitted.save`` wrote that holds nothing else;
+    otherwise an error naming what is in the way."""
+    if not path.is_dir():
+        raise FileExistsError(f"{path} is a file; choose a folder path for Fitted.save")
+    if not any(path.iterdir()):
+        return
+    config_file = path / CONFIG_FILE
+    if not (config_file.is_file() and _read_json(config_file, path).get("format") == FITTED_FORMAT):
+        raise FileExistsError(f"{path} exists and is not a folder written by Fitted.save; choose a new path")
+    try:
+        manifest = read_manifest(path)
+    except ManifestMismatch:
+        manifest = None
+    foreign = unlisted(path, manifest, FILES)
+    if foreign:
+        raise FileExistsError(f"{path} holds files Fitted.save did not write: {', '.join(foreign)}; saving replaces "
+                              "the whole folder, so move them out first or save to another path")
+
+
+def _verified_meta(path: Path) -> dict:
+    """config.json of the folder at ``path``, read after every file is checked against the folder's manifest (a
+    version 1 folder, which has none, loads with a warning)."""
+    try:
+        manifest = read_manifest(path)
+        if manifest is not None:
+            verify(path, manifest)
+    except ManifestMismatch as mismatch:
+        raise ValueError(f"{mismatch}. {path} is not the folder Fitted.save wrote; save the result again (and copy "
+                         "whole folders, never single files between them)") from mismatch
+    meta = _read_json(path / CONFIG_FILE, path)
+    version = meta.get("version")
+    if meta.get("format") != FITTED_FORMAT or version not in (FITTED_VERSION, MANIFESTLESS_VERSION):
+        raise ValueError(f"{path / CONFIG_FILE} is not a {FITTED_FORMAT} version {FITTED_VERSION} folder "
+                         f"(format {meta.get('format')!r}, version {version!r}); save it again")
+    if manifest is None and version == FITTED_VERSION:
+        raise ValueError(f"{path} lacks its {MANIFEST_NAME} (every folder Fitted.save writes has one), so its files "
+                         "cannot be checked to belong together; save the result again")
+    if manifest is None:
+        warnings.warn(f"{path} was saved by an earlier a2lib, without a {MANIFEST_NAME}: whether its files belong "
+                      "together cannot be checked; load it once and save it again to add one", stacklevel=3)
+    elif manifest.get("config") != meta["config"]:
+        raise ValueError(f"{path / MANIFEST_NAME} was written for another config than {path / CONFIG_FILE}; save the "
+                         "result again")
+    return meta
 
 
 __all__ = ["DEFAULT_METRICS", "FILES", "Fitted", "fit", "fit_config"]

@@ -5,10 +5,17 @@ alone separates them: any model that learns anything ranks the own class first a
 random codes. The threshold 0.9 leaves room for one or two confused queries. Measured: the ``smoke`` recipe with 6 outer
 iterations (``FAST``) gives mAP 1.0 on seeds 0-3; the plain ``smoke`` recipe (2 iterations) gives 0.69-1.0.
 """
+import copy
 import dataclasses
 import itertools
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +24,7 @@ import torch
 import a2lib
 from a2lib import evaluate, recipes
 from a2lib.data import ArrayDataset
+from a2lib import fitting
 from a2lib.fitting import Fitted, fit, fit_config
 from a2lib.search import HammingIndex
 
@@ -240,7 +248,7 @@ def test_save_writes_through_a_unique_temporary_folder_and_leaves_neighbours_alo
     assert (neighbour / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.tmp"]
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "db_codes.pt", "history.json",
-                                                                      "model.pt"]
+                                                                      "manifest.json", "model.pt"]
 
 def test_load_refuses_another_config_and_broken_folders(fitted, tmp_path):
     folder = fitted.save(tmp_path / "model")
@@ -248,8 +256,14 @@ def test_load_refuses_another_config_and_broken_folders(fitted, tmp_path):
         Fitted.load(folder, config=dataclasses.replace(fitted.config, bits=16))
     meta = json.loads((folder / "config.json").read_text())
     meta["config"]["bits"] = 16
+    (folder / "config.json").write_text(json.dumps(meta, indent=1, sort_keys=True))  # 12 -> 16: the same size
+    with pytest.raises(ValueError, match="config.json is not the file this folder was written with"):
+        Fitted.load(folder)
+    (folder / "manifest.json").unlink()  # as an earlier a2lib saved it: no manifest, so the shapes tell
+    meta["version"] = 1
     (folder / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="model.pt does not fit the model of"):
+    with pytest.warns(UserWarning, match="without a manifest.json"), \
+            pytest.raises(ValueError, match="model.pt does not fit the model of"):
         Fitted.load(folder)
     (folder / "history.json").unlink()
     with pytest.raises(FileNotFoundError, match="lacks history.json"):
@@ -281,3 +295,175 @@ def test_second_fit_loads_from_the_cache(first_fit, data, cache, monkeypatch):
     assert len([entry for entry in cache.iterdir() if entry.is_dir()]) == 1
     with pytest.raises(AssertionError, match="trained instead"):  # other data: another entry, so training runs
         fit(coloured(20, 5), cache_dir=cache, **FAST)
+
+
+# -- folders that prove they belong together (issue 28) ---------------------------------------------------------------
+def another_run(fitted):
+    """The same architecture trained otherwise (as another seed gives): other weights, other codes."""
+    model = copy.deepcopy(fitted.model)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.01)
+    return Fitted(dataclasses.replace(fitted.result, model=model, db_codes=-fitted.db_codes), fitted.db_attributes,
+                  fitted.input_spec)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "db_codes.pt"])
+def test_weights_or_codes_copied_from_another_run_are_refused_naming_the_file(fitted, tmp_path, name):
+    """They have the right shapes, so they loaded without a word and gave other codes."""
+    folder = fitted.save(tmp_path / "model")
+    other = another_run(fitted).save(tmp_path / "other")
+    shutil.copy(other / name, folder / name)
+    with pytest.raises(ValueError, match=f"{folder / name} is not the file this folder was written with .*copied "
+                                         "from another run.*save the result again"):
+        Fitted.load(folder)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "db_codes.pt"])
+def test_a_truncated_file_is_reported_as_truncated(fitted, tmp_path, name):
+    """model.pt was reported as "files come from different runs", db_codes.pt as a raw PytorchStreamReader error."""
+    folder = fitted.save(tmp_path / "model")
+    data = (folder / name).read_bytes()
+    (folder / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=f"{folder / name} is truncated: it has {len(data) // 2} of the {len(data)} "
+                                         "bytes written"):
+        Fitted.load(folder)
+
+
+class Planted:
+    """Unpickling it creates ``marker`` (see tests/test_safe_load.py)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.mark.parametrize("name", ["model.pt", "db_codes.pt"])
+def test_a_planted_pickle_in_a_saved_folder_does_not_run_and_is_named(fitted, tmp_path, name):
+    """torch's raw error suggested retrying with weights_only=False, which would run it."""
+    from a2lib.manifest import write_manifest
+
+    folder = fitted.save(tmp_path / "model")
+    marker = tmp_path / "ran"
+    torch.save({"weight": Planted(marker)}, folder / name)
+    meta = json.loads((folder / "config.json").read_text())
+    write_manifest(folder, meta["config"], fitted.result.data_fingerprint)  # as whoever planted it would
+    with pytest.raises(ValueError, match=f"{folder / name} holds Python objects .* refused without running any of it"):
+        Fitted.load(folder)
+    assert not marker.exists()
+
+
+def test_saving_over_its_own_folder_refuses_files_it_did_not_write_and_keeps_them(fitted, tmp_path):
+    """``Fitted.save`` over its earlier folder deleted the user's README.txt and notes/."""
+    folder = fitted.save(tmp_path / "model")
+    (folder / "README.txt").write_text("mine")
+    (folder / "notes").mkdir()
+    with pytest.raises(FileExistsError, match=f"{folder} holds files Fitted.save did not write: README.txt, notes/"):
+        fitted.save(folder)
+    assert (folder / "README.txt").read_text() == "mine" and (folder / "notes").is_dir()
+    assert torch.equal(Fitted.load(folder).db_codes, fitted.db_codes)
+
+
+def test_a_folder_saved_before_manifests_loads_with_a_warning(fitted, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    (folder / "manifest.json").unlink()
+    meta = json.loads((folder / "config.json").read_text())
+    del meta["input"]
+    (folder / "config.json").write_text(json.dumps({**meta, "version": 1}))
+    with pytest.warns(UserWarning, match=f"{folder} was saved by an earlier a2lib, without a manifest.json"):
+        loaded = Fitted.load(folder)
+    assert torch.equal(loaded.db_codes, fitted.db_codes) and loaded.input_spec is None
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="lacks its manifest.json"):
+        Fitted.load(folder)
+
+
+SAVER = """
+import os, sys
+from a2lib import atomic
+from a2lib.fitting import Fitted
+if sys.argv[3] == "two-renames":
+    atomic._exchange = lambda a, b: False
+atomic._step = lambda name: os._exit(137) if name == sys.argv[4] else None
+Fitted.load(sys.argv[1]).save(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("mode, step, kept", [("two-renames", "moved aside", "old"), ("swap", "published", "new")])
+def test_a_save_killed_while_publishing_leaves_a_folder_that_loads(fitted, tmp_path, mode, step, kept):
+    """A kill between the two renames left no folder ("no saved Fitted folder"), the old copy only in a .tmp."""
+    folder = fitted.save(tmp_path / "model")
+    other = another_run(fitted)
+    source = other.save(tmp_path / "source")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    killed = subprocess.run([sys.executable, "-c", SAVER, str(source), str(folder), mode, step], env=env, timeout=300)
+    assert killed.returncode == 137
+    loaded = Fitted.load(folder)
+    assert torch.equal(loaded.db_codes, (fitted if kept == "old" else other).db_codes)
+    fitted.save(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "source"]
+
+
+# -- inputs checked before work starts (issue 28) ---------------------------------------------------------------------
+def test_encoding_refuses_images_of_another_size_and_warns_about_another_value_scale(fitted, tmp_path):
+    with pytest.raises(ValueError, match="has 3x16x16 images but the model was trained on 3x32x32 .*size=32"):
+        fitted.evaluate(coloured(4, 2, size=16))
+    unscaled = coloured(4, 2)
+    unscaled = ArrayDataset(unscaled.images_uint8.float(), unscaled.labels)  # 0-255 floats, not divided by 255
+    with pytest.warns(UserWarning, match="pixel values are pixel values up to 255 .* the training images' were in "
+                                         r"\[0, 1\]"):
+        fitted.encode(unscaled)
+    loaded = Fitted.load(fitted.save(tmp_path / "model"))
+    assert loaded.input_spec == fitted.input_spec
+    with pytest.raises(ValueError, match="has 3x16x16 images"):
+        loaded.encode(coloured(4, 2, size=16))
+
+
+class ReachedTraining(Exception):
+    """fit() got past its checks."""
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """fit() raises ReachedTraining instead of training."""
+    def refuse(*args, **kwargs):
+        raise ReachedTraining
+
+    monkeypatch.setattr(fitting, "load_or_train", refuse)
+    monkeypatch.setattr(fitting, "train", refuse)
+
+
+def test_fit_on_one_class_is_an_error(no_training):
+    """It trained and reported {'map': 1.0, 'precision@10': 1.0}: every pair of one class is similar."""
+    one = coloured(6, 0)
+    one = ArrayDataset(one.images_uint8[:6], torch.zeros(6, dtype=torch.long))
+    with pytest.raises(ValueError, match="every training item has the same class .*at least two classes"):
+        fit(one, **FAST)
+    multi = ArrayDataset(one.images_uint8, torch.tensor([[1, 0], [1, 1]] * 3))
+    with pytest.raises(ValueError, match="every training item has the same class"):
+        fit(multi, **FAST)
+
+
+@pytest.mark.parametrize("method, overrides, named", [
+    ("a2net", {"eta": 0.5}, r"eta \(only the image reconstruction of A²-Net\+\+ reads it; image_reconstruction is "
+                            "'none' here: set it to 'both'"),
+    ("baseline", {"eta": 0.5}, r"eta \(only the image reconstruction .*'baseline' has none: use method='a2net\+\+'"),
+    ("a2net++", {"image_reconstruction": "none", "decoder_channels": 8}, r"decoder_channels \(only the image"),
+    ("dpsh", {"eta": 0.5}, r"eta \(only the asymmetric objective .*model_options=\{'eta': \.\.\.\}"),
+    ("hashnet", {"dcc_sweeps": 2, "similarity_reweight": False},
+     r"dcc_sweeps \(only the asymmetric objective.*; similarity_reweight"),
+    ("a2net", {"attention": False, "num_maps": 4}, r"num_maps \(only the attention branch reads it"),
+])
+def test_fit_refuses_options_without_effect_for_the_method(data, no_training, method, overrides, named):
+    with pytest.raises(ValueError, match=f"without effect for method {re.escape(repr(method))}: {named}"):
+        fit(data[0], method=method, **overrides, **FAST)
+
+
+def test_options_that_take_effect_pass_the_check(data, no_training):
+    for method, overrides in (("a2net++", {"eta": 0.5}), ("dpsh", {"model_options": {"eta": 0.01}}),
+                              ("a2net", {"num_maps": 4})):
+        with pytest.raises(ReachedTraining):
+            fit(data[0], method=method, **overrides, **FAST)

@@ -57,6 +57,13 @@ def option_names(name: str) -> list[str]:
     return [f.name for f in dataclasses.fields(_REGISTRY[name][1]) if f.name not in ("bits", "backbone")]
 
 
+def option_defaults(name: str) -> dict:
+    """Each option of ``option_names(name)`` with the value the model takes when it is not given."""
+    fields = {f.name: f for f in dataclasses.fields(_REGISTRY[name][1]) if f.name in option_names(name)}
+    return {key: field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+            for key, field in fields.items()}
+
+
 def build(name: str, bits: int, backbone: str = "resnet50", **options) -> HashModel:
     """Build model ``name`` producing ``bits``-bit codes on ``backbone``; ``options`` are its config fields."""
     allowed = option_names(name)
@@ -73,5 +80,5 @@ __all__ = [
     "A2Net", "A2NetConfig", "A2NetPP", "A2NetPPConfig", "BACKBONES", "Backbone", "BaselineConfig", "BaselineHash",
     "CSQ", "CSQConfig", "DPSH", "DPSHConfig", "ExchNet", "ExchNetConfig", "HashModel", "HashNet", "HashNetConfig",
     "HashOutput", "ModelConfig", "OrthoCos", "OrthoCosConfig", "build", "build_backbone", "hadamard", "hash_centers",
-    "list_backbones", "list_models", "option_names", "register_model",
+    "list_backbones", "list_models", "option_defaults", "option_names", "register_model",
 ]
