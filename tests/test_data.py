@@ -304,6 +304,14 @@ def test_array_dataset_bad_input(images, labels, match):
         ArrayDataset(images, labels)
 
 
+@pytest.mark.parametrize("labels", [["cat", "dog", "cat"], np.array(["cat", "dog", "cat"]), [0, "dog", 1]])
+def test_array_dataset_with_class_names_as_labels_says_how_to_map_them(labels):
+    """Issue 28: a raw torch TypeError."""
+    with pytest.raises(ValueError, match=r"labels must be integer class indices .*got '(cat|dog)' among them; map "
+                                         r"class names to indices first: names = sorted\(set\(labels\)\)"):
+        ArrayDataset(np.zeros((3, 4, 4, 3), np.uint8), labels)
+
+
 def test_zero_shot_split_single_and_multi_label():
     labels = torch.arange(40) % 8
     split = zero_shot_split(labels, unseen_fraction=0.25, seed=0)

@@ -319,3 +319,45 @@ def test_folder_split_keeps_every_class_on_both_sides_or_says_which_lacks_it(tmp
         with pytest.raises(ValueError, match=rf"class folder .*{bad} has {counts[bad]} image.*the {empty} split "
                                              rf"would have none of this class.*{root}/train/<class>"):
             load("folder", split, root=root, test_fraction=fraction)
+
+
+def _layout(root: Path, files) -> Path:
+    for name in files:
+        _jpeg(root / name, 100)
+    return root
+
+
+@pytest.mark.parametrize("files, split, match", [
+    (["train/cat/0.jpg", "train/dog/0.jpg"], "test", r"has train/ but no test/: a split root holds both"),
+    (["test/cat/0.jpg", "test/dog/0.jpg"], "train", r"has test/ but no train/"),
+    (["train/cat/0.jpg", "train/dog/0.jpg", "test/cat/0.jpg", "extra/cat/0.jpg"], "train",
+     r"holds train/ and test/ beside other folders \(extra\)"),
+    (["cat/0.jpg", "cat/1.jpg", "cat/2.jpg"], "train", r"holds 1 class folder \(cat\); .* at least 2"),
+    (["train/cat/0.jpg", "test/cat/0.jpg"], "test", r"train holds 1 class folder \(cat\)"),
+    (["birds/crow/0.jpg", "birds/owl/0.jpg", "cats/tabby/0.jpg"], "train",
+     r"birds holds images in sub-folders \(birds/crow/0.jpg, birds/owl/0.jpg\); .*pass root=.*birds"),
+    (["cat/0.jpg", "dog/0.jpg", "stray.jpg"], "train", r"holds image files beside its class folders \(stray.jpg\)"),
+    (["train/cat/0.jpg", "train/dog/0.jpg", "test/cat/0.jpg", "test/cow/0.jpg"], "test",
+     r"test has class folders .*train lacks \(cow\)"),
+])
+def test_a_folder_root_is_class_folders_or_train_and_test_and_nothing_else(tmp_path, files, split, match):
+    """Issue 28: a root with only train/<class>/ gave a one-class "test" set named "train" of training images."""
+    root = _layout(tmp_path / "root", files)
+    with pytest.raises(ValueError, match=match):
+        load("folder", split, root=root)
+
+
+def test_an_empty_class_folder_is_named(tmp_path):
+    root = _layout(tmp_path / "root", ["cat/0.jpg", "dog/0.jpg"])
+    (root / "cow").mkdir()
+    with pytest.raises(ValueError, match=r"class folder\(s\) cow under .* hold no images"):
+        load("folder", "train", root=root)
+
+
+def test_split_roots_number_test_classes_as_the_training_classes(tmp_path):
+    """A test split holding fewer classes than train/ kept its own numbering: its "dog" got the label of "cat"."""
+    root = _layout(tmp_path / "root", ["train/cat/0.jpg", "train/dog/0.jpg", "test/dog/0.jpg", "test/dog/1.jpg",
+                                       ".ipynb_checkpoints/x.jpg", "README.txt"])
+    train, test = load("folder", "train", root=root), load("folder", "test", root=root)
+    assert train.class_names == test.class_names == ["cat", "dog"]
+    assert test.labels.tolist() == [1, 1] and test.num_classes == 2

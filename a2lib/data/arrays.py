@@ -5,6 +5,7 @@ after the optional transform, so indexing is cheap and the whole split's ``label
 """
 from __future__ import annotations
 
+import numbers
 from typing import Callable, Sequence
 
 import numpy as np
@@ -46,8 +47,24 @@ def to_nchw(images) -> torch.Tensor:
     return images.float().contiguous()
 
 
+def _refuse_names(labels) -> None:
+    """Labels given as class names (strings or other objects) are a clear error naming the fix."""
+    if isinstance(labels, torch.Tensor):
+        return
+    array = labels if isinstance(labels, np.ndarray) else np.asarray(labels, dtype=object)
+    if array.dtype.kind not in "USO":
+        return
+    names = [value for value in array.flat if not isinstance(value, numbers.Number)]
+    if names:
+        raise ValueError(f"labels must be integer class indices (N,) or multi-hot rows (N, C), got "
+                         f"{str(names[0])!r} among them; map class names to indices first: names = "
+                         "sorted(set(labels)); ArrayDataset(images, [names.index(label) for label in labels], "
+                         "class_names=names)")
+
+
 def to_label_tensor(labels, n: int) -> torch.Tensor:
-    """Class indices -> LongTensor (N,); a 2-D multi-hot array -> FloatTensor (N, C)."""
+    """Class indices -> LongTensor (N,); a 2-D multi-hot array -> FloatTensor (N, C); class names are an error."""
+    _refuse_names(labels)
     labels = _as_tensor(labels)
     if labels.shape[0] != n:
         raise ValueError(f"got {labels.shape[0]} labels for {n} images; give one label (or multi-hot row) per image")

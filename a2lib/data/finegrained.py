@@ -1,6 +1,6 @@
-"""Real fine-grained loaders: CUB-200-2011 (with its 312 attributes), FGVC-Aircraft and Food-101 (torchvision),
-NABirds and VegFru (official list files) and a class-per-folder loader; folder layouts and sources in
-``data/README.md``.
+"""Real fine-grained loaders (layouts and sources in data/README.md): CUB-200-2011 (with its 312 attributes),
+FGVC-Aircraft and Food-101 (torchvision), NABirds and VegFru (official list files) and a class-per-folder loader,
+whose layout is checked before any image is read (``folder_layout``).
 
 Images load lazily from disk; ``labels`` (and CUB's ``attributes``) come from the list files without opening images.
 A dataset's ``fingerprint()`` (its identity in the model cache, ``a2lib.data.identity``) covers its resolved root,
@@ -21,6 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from .folder_layout import read_layout
 from .identity import DataDigest
 from .list_files import parse_int, read_official_lists, read_rows
 from .registry import DataFacts, register_dataset
@@ -36,7 +37,6 @@ CUB_ATTRIBUTE_LABELS = "attributes/image_attribute_labels.txt"
 CUB_NUM_ATTRIBUTES = 312
 NABIRDS_FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
 VEGFRU_SUBSETS = {"vegfru": "vegfru", "veg200": "veg", "fru92": "fru"}
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 SPLITS = ("train", "test")
 FOLDER_TEST_FRACTION = 0.2
 
@@ -326,16 +326,6 @@ def vegfru(root, split: str = "train", transform=None, profile: str = "full", si
     return dataset
 
 
-def _scan_classes(folder: Path) -> tuple[list[Path], list[int], list[str]]:
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
-    paths, labels = [], []
-    for k, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-        paths += files
-        labels += [k] * len(files)
-    return paths, labels, classes
-
-
 def _check_test_fraction(value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
         raise ValueError(f"folder test_fraction must be a number strictly between 0 and 1 (the share of each "
@@ -358,29 +348,26 @@ def _test_count(folder_path: Path, count: int, test_fraction: float, root: Path)
 @register_dataset("folder", source="user")
 def folder(root, split: str = "train", transform=None, profile: str = "full", size: int | None = None,
            test_fraction: float = FOLDER_TEST_FRACTION, seed: int = 0) -> ImageListDataset:
-    """Class-per-folder images: ``root/<split>/<class>/*`` when ``root/<split>`` exists, else ``root/<class>/*``
-    split per class at random (``test_fraction`` in (0, 1), ``seed``; every class must keep an image on both sides)."""
+    """Class-per-folder images: ``root/<split>/<class>/*`` when ``root`` holds ``train/`` and ``test/``, else
+    ``root/<class>/*`` split per class at random (``test_fraction`` in (0, 1), ``seed``; every class must keep an
+    image on both sides). Any other layout is an error naming the fix (``a2lib.data.folder_layout``)."""
     _check_split("folder", split)
     test_fraction = _check_test_fraction(test_fraction)
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist; expected {root}/<class>/<image> or "
-                                f"{root}/{{train,test}}/<class>/<image>")
-    source = root / split if (root / split).is_dir() else root
-    paths, labels, classes = _scan_classes(source)
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in class folders under {source}; "
-                                f"expected {source}/<class>/<image>")
-    if source == root:
+    layout = read_layout(root)
+    root = layout.root
+    if layout.is_split:
+        found = layout.splits[split]
+        paths = [path for name in layout.classes for path in found.get(name, [])]
+        labels = [k for k, name in enumerate(layout.classes) for _ in found.get(name, [])]
+    else:
         rng = np.random.default_rng(seed)
-        labels_np = np.asarray(labels)
-        keep = np.zeros(len(paths), dtype=bool)
-        for k in range(len(classes)):
-            idx = rng.permutation(np.flatnonzero(labels_np == k))
-            n_test = _test_count(source / classes[k], len(idx), test_fraction, root)
-            chosen = idx[:n_test] if split == "test" else idx[n_test:]
-            keep[chosen] = True
-        paths = [p for p, k in zip(paths, keep) if k]
-        labels = labels_np[keep].tolist()
-    return ImageListDataset(paths, labels, classes, _transform(transform, profile, split, size), name="folder",
-                            root=root)
+        paths, labels = [], []
+        for k, name in enumerate(layout.classes):
+            images = layout.splits[None][name]
+            order = rng.permutation(len(images))
+            n_test = _test_count(root / name, len(images), test_fraction, root)
+            chosen = np.sort(order[:n_test] if split == "test" else order[n_test:])
+            paths += [images[i] for i in chosen]
+            labels += [k] * len(chosen)
+    return ImageListDataset(paths, labels, layout.classes, _transform(transform, profile, split, size),
+                            name="folder", root=root)
