@@ -7,8 +7,9 @@ Conventions shared by every function here:
   and NaN codes; the Hamming distance is ``(k - <q, d>) / 2``.
 * Labels are class indices ``(n,)`` or multi-hot ``(n, C)``; a database item is *relevant* to a query when they share a
   label. Queries with no relevant item in the whole database are **skipped** (as the public code skips them) and left
-  out of every mean; ``queries_without_relevant`` counts them. (The public code then divides by *all* queries, which
-  only differs when such queries exist, never in the supervised single-label protocol.)
+  out of every mean, with a ``DroppedQueries`` warning giving their count and why (their class is absent from the
+  database); ``queries_without_relevant`` counts them. (The public code then divides by *all* queries, which only
+  differs when such queries exist, never in the supervised single-label protocol.) No query at all is an error.
 * ``ties="average"`` (default): Hamming distances tie heavily (12 bits -> 13 distinct values), so the metric is its
   expectation over all orderings of tied items (He et al., CVPR 2018, "Hashing as tie-aware learning to rank"), which
   does not depend on the database order. ``ties="legacy"``: the ranking of the public code family (ADSH, ExchNet,
@@ -87,9 +88,20 @@ def _labels(labels, n: int, name: str) -> torch.Tensor:
     return labels.float() if labels.dim() == 2 else labels.long()
 
 
+class DroppedQueries(UserWarning):
+    """Some queries had no relevant database item and were left out of a mean (module docstring)."""
+
+
+NO_RELEVANT = "share no label with any database item (their class is absent from the database)"
+NO_SHARED_ATTRIBUTE = "have no attribute, or none that any database item has"
+
+
 def _check_pair(query_codes, db_codes, query_labels, db_labels, label_name: str = "labels"):
     q = _codes(query_codes, "query_codes")
     d = _codes(db_codes, "db_codes")
+    if q.shape[0] == 0:
+        raise ValueError("there are no queries (query_codes has 0 rows), so there is nothing to average; pass at "
+                         "least one query code (is the test set empty?)")
     if d.shape[0] == 0:
         raise ValueError("the database is empty (db_codes has 0 rows); pass at least one database code")
     if q.shape[1] != d.shape[1]:
@@ -300,11 +312,19 @@ def average_precision(query_codes, db_codes, query_labels, db_labels, topk: int 
     return out
 
 
-def _mean_valid(values: np.ndarray, what: str) -> float:
+def _warn_dropped(dropped: int, total: int, what: str, why: str, stacklevel: int = 4) -> None:
+    if 0 < dropped < total:
+        warnings.warn(f"{what}: {dropped} of {total} queries {why}; they are left out of the mean, which is over the "
+                      f"other {total - dropped}", DroppedQueries, stacklevel=stacklevel)
+
+
+def _mean_valid(values: np.ndarray, what: str, why: str = NO_RELEVANT) -> float:
     valid = ~np.isnan(values)
     if not valid.any():
-        warnings.warn(f"{what}: no query has a relevant database item; returning NaN", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{what}: none of the {len(values)} queries has a relevant database item (they all {why}); "
+                      "returning NaN", RuntimeWarning, stacklevel=3)
         return math.nan
+    _warn_dropped(int((~valid).sum()), len(values), what, why)
     return float(values[valid].mean())
 
 
@@ -378,6 +398,7 @@ def pr_curve(query_codes, db_codes, query_labels, db_labels, chunk_elements: int
     retrieved, hits, total = retrieved[valid], hits[valid], total[valid]
     if not len(total):
         raise ValueError("no query has a relevant database item; a PR curve is undefined")
+    _warn_dropped(int((~valid).sum()), len(valid), "pr_curve", NO_RELEVANT, stacklevel=3)
     precision = np.where(retrieved > 0, _safe_div(hits, retrieved), np.nan)
     recall = hits / total[:, None]
     with warnings.catch_warnings():
@@ -441,7 +462,7 @@ def ndcg_at_k(query_codes, db_codes, query_attributes, db_attributes, k: int, ti
             dcg = (gains.gather(1, order) * discounts).sum(1)
         valid = (sizes[rows] > 0) & (ideal > 0)
         out[rows] = torch.where(valid, dcg / ideal.clamp(min=1e-300), torch.full_like(dcg, math.nan))
-    return _mean_valid(out.numpy(), "ndcg_at_k")
+    return _mean_valid(out.numpy(), "ndcg_at_k", NO_SHARED_ATTRIBUTE)
 
 
 @dataclass

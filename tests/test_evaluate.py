@@ -1,6 +1,7 @@
 """Metrics against independent references: per-query loops, sklearn, and explicit enumeration of tie orders."""
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -157,7 +158,27 @@ def test_queries_without_relevant_items_are_skipped_and_counted():
     assert ev.queries_without_relevant(ql, dl) == 1
     ap = ev.average_precision(q, d, ql, dl)
     assert math.isnan(ap[2]) and not np.isnan(ap[:2]).any()
-    assert ev.mean_average_precision(q, d, ql, dl) == pytest.approx(np.mean(ap[:2]))
+    with pytest.warns(ev.DroppedQueries, match="mean_average_precision: 1 of 3 queries share no label with any "
+                                               r"database item \(their class is absent from the database\)"):
+        assert ev.mean_average_precision(q, d, ql, dl) == pytest.approx(np.mean(ap[:2]))
+
+
+def test_dropped_queries_are_reported_with_their_count_by_every_mean():
+    """Issue 28: mAP left queries whose class is absent from the database out of the mean without a word."""
+    q, d = np.ones((4, 4)), -np.ones((5, 4))
+    ql, dl = np.array([0, 1, 7, 9]), np.array([0, 1, 1, 0, 1])
+    for metric in (lambda: ev.mean_average_precision(q, d, ql, dl), lambda: ev.precision_at_k(q, d, ql, dl, 2),
+                   lambda: ev.precision_within_radius(q, d, ql, dl), lambda: ev.pr_curve(q, d, ql, dl)):
+        with pytest.warns(ev.DroppedQueries, match="2 of 4 queries share no label"):
+            metric()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ev.mean_average_precision(q[:2], d, ql[:2], dl)
+
+
+def test_zero_queries_are_an_error_not_nan():
+    with pytest.raises(ValueError, match=r"there are no queries \(query_codes has 0 rows\)"):
+        ev.mean_average_precision(np.ones((0, 4)), np.ones((3, 4)), np.zeros(0, int), np.zeros(3, int))
 
 
 def test_bad_input_is_a_clear_error():
