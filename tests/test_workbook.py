@@ -1,8 +1,10 @@
 """The papermill runner: order, injection, failure reporting, bad input, summary table; the workbook's folders."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -264,3 +266,90 @@ def test_start_activates_styles_and_returns_the_device(tmp_path, monkeypatch):
         workbook.start("../quick", "cpu")
     with pytest.raises(ValueError, match="unknown device"):
         workbook.start("quick", "tpu")
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ("bits_list: '12'", "01_typed: parameter bits_list must be a list of integers (like its default [12, 24]); got "
+                        "the string '12' (from profile 'fx')"),
+    ("bits_list: [12, '24']", "parameter bits_list[1] must be an integer (like the items of its default [12, 24]); "
+                              "got the string '24'"),
+    ("eta: 'high'", "parameter eta must be a number (like its default 0.5); got the string 'high'"),
+    ("verbose: 1", "parameter verbose must be True or False (like its default True); got the integer 1"),
+    ("study: {dataset: synth-birds, seed: '0'}", "parameter study.seed must be an integer (like its default 0); got "
+                                                 "the string '0'"),
+])
+def test_a_parameter_of_the_wrong_type_is_one_line_before_anything_runs(root, tmp_path, capsys, parameters, message):
+    """Issue 28: a string where a list of integers belongs reached the notebook and failed there."""
+    profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_typed: {{{parameters}}}\n")
+    assert workbook.main(["run", "--profile", profile, "--notebooks", str(FIXTURES / "typed")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (root / "runs").exists()
+
+
+def test_parameters_of_the_right_types_and_null_pass_the_check(root, tmp_path):
+    profile = _profile(tmp_path, "name: fx\nnotebooks:\n  01_typed: {bits_list: [48], eta: 1, verbose: false, "
+                                 "study: {dataset: cub200, recipe: paper}, limit: [1, 2]}\n")
+    records = workbook.run(profile, notebooks_dir=FIXTURES / "typed", device="cpu")
+    assert records[0].ok and json.loads((root / "results/fx/01_typed.json").read_text())["bits"] == [48]
+    for value in ("null", "[12, null]"):
+        plan = workbook.plan_parameters(workbook.load_profile(_profile(tmp_path, f"name: fx\nnotebooks:\n  01_typed: "
+                                                                                 f"{{bits_list: {value}}}\n")),
+                                        [FIXTURES / "typed/01_typed.ipynb"], [FIXTURES / "typed/01_typed.ipynb"], "cpu")
+        assert list(plan.values())[0]["bits_list"] == json.loads(value)
+
+
+def test_an_unwritable_results_folder_is_refused_before_any_notebook_runs(root, capsys, read_only):
+    """Issue 28: a read-only results/ was found after a notebook had run, and the runner died writing
+    timings.json."""
+    (root / "results" / "fixture").mkdir(parents=True)
+    read_only(root / "results" / "fixture")
+    base = ["run", "--profile", str(FIXTURES / "profile.yaml"), "--notebooks", str(FIXTURES / "notebooks")]
+    assert workbook.main(base) == 2
+    err = capsys.readouterr().err
+    assert f"{root / 'results' / 'fixture'} is not writable" in err and "their results there" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (root / "runs" / "fixture").exists() or not any((root / "runs" / "fixture").iterdir())
+
+
+def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp_path):
+    """Issue 28: Ctrl-C printed a 58-line ZMQ/KeyboardInterrupt traceback. The signal goes to the runner's
+    process group, as a terminal sends it; the notebook says when its long cell has started."""
+    started = tmp_path / "started"
+    profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_sleep: {{started: '{started}'}}\n")
+    runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
+                               str(FIXTURES / "interrupt")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True, env={**os.environ, "A2LIB_ROOT": str(root)})
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+            assert runner.poll() is None, runner.communicate()
+            time.sleep(0.2)
+        os.killpg(runner.pid, signal.SIGINT)
+        out, err = runner.communicate(timeout=STARTUP_S)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert runner.returncode == 130, err
+    assert "Traceback" not in err + out
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("a2lib: interrupted (Ctrl-C) in notebook 01_sleep; kept: its partial copy "
+                           f"{root / 'runs/fx/01_sleep.ipynb'}") and last.endswith(f"--profile {profile} --only 01")
+    assert (root / "runs/fx/01_sleep.ipynb").is_file()
+    kernel = int(started.read_text())
+    deadline = time.monotonic() + STARTUP_S
+    while _alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel), "the kernel outlived the runner"
+
+
+STARTUP_S = 120
+"""Seconds allowed for a kernel to start (or stop) on a busy machine."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,6 +1,7 @@
 """The workbook's notebooks: finding them (``NN_name.ipynb``), choosing some (``--only``), their ``parameters`` cell
-(the names it defines and their default values) and the parameters a profile injects into each, checked against it.
-Shared by the runner (``a2lib run``) and the training plan (``a2lib plan`` / ``a2lib train``)."""
+(the names it defines and their default values) and the parameters a profile injects into each, checked against it:
+names and types (``preflight.check_parameter_types``). Shared by the runner (``a2lib run``) and the training plan
+(``a2lib plan`` / ``a2lib train``)."""
 from __future__ import annotations
 
 import ast
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import WorkbookError
+from .preflight import check_parameter_types
 from .profiles import Profile
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -65,7 +67,8 @@ def notebook_parameters(path: Path) -> set[str]:
 def plan_parameters(
     profile: Profile, workbook: list[Path], chosen: list[Path], device: str
 ) -> dict[Path, dict[str, Any]]:
-    """The parameters injected into each chosen notebook, checked against its ``parameters`` cell."""
+    """The parameters injected into each chosen notebook, checked against its ``parameters`` cell: each must be
+    defined there and have its default's type."""
     all_stems = {p.stem for p in workbook}
     stray = sorted(set(profile.notebooks) - all_stems)
     if stray:
@@ -83,6 +86,7 @@ def plan_parameters(
                 f"{path.stem}: parameter(s) {', '.join(unknown)} from profile {profile.name!r} are not defined in "
                 f"its parameters cell; it defines: {', '.join(sorted(defined))}"
             )
+        check_parameter_types(path.stem, profile.name, params, notebook_defaults(path))
         plan[path] = params
     return plan
 

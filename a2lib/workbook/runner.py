@@ -3,18 +3,25 @@ also dispatches ``a2lib plan`` (``a2lib.workbook.plan``) and ``a2lib train`` (``
 
 A profile (``a2lib/profiles/<name>.yaml`` or any YAML path) sets every notebook's parameters. The runner checks the
 whole request before anything runs (profile, ``--only`` entries, every injected parameter against the notebook's
-``parameters`` cell), executes the notebooks in order into ``runs/<profile>/``, shows under the notebook bar what
-its kernel is training now (``a2lib.workbook.status``), stops at the first failure with the failing cell's source and
-error, and ends with one table of the numbers this run wrote to ``results/<profile>/*.json`` (numbers of earlier runs
-or failed notebooks listed apart, marked stale).
+``parameters`` cell, names and types; the output folders writable: ``preflight``), executes the notebooks in order
+into ``runs/<profile>/``, shows under the notebook bar what its kernel is training now (``a2lib.workbook.status``),
+stops at the first failure with the failing cell's source and error, and ends with one table of the numbers this run
+wrote to ``results/<profile>/*.json`` (numbers of earlier runs or failed notebooks listed apart, marked stale).
+
+Ctrl-C is passed to the running notebook's kernel, which stops its cell as Jupyter's interrupt button does (the
+executed copy so far and every model trained so far are kept; a model cut off mid-training resumes from its last
+outer iteration); the runner then ends with one line saying what was interrupted, what is kept and the command that
+resumes, and exit status 130. A second Ctrl-C stops the runner at once.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -24,16 +31,23 @@ from typing import Iterator, Sequence
 
 from . import paths
 from .errors import WorkbookError
-from .notebooks import discover_notebooks, notebook_parameters, plan_parameters, select_notebooks
+from .notebooks import PREFIX_LENGTH, discover_notebooks, notebook_parameters, plan_parameters, select_notebooks
+from .preflight import check_output_folders
 from .profiles import PROFILES, Profile, load_profile
 from .results import FAILED, OK, RUN_ENV, new_run_id, write_summary, write_timings
 
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
+INTERRUPTED_STATUS = 130
+"""The exit status of a run ended by Ctrl-C: 128 + SIGINT, as shells report an interrupted command."""
 
 
 class NotebookFailed(Exception):
     """A notebook of the batch raised; ``run`` has reported the failing cell, the batch stopped there."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C ended the batch; the message is the line the CLI prints (what stopped, what is kept, how to resume)."""
 
 
 @dataclass
@@ -101,6 +115,67 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = before
 
 
+def _recording_kernel_manager(kernels: list):
+    """A kernel manager class that appends each instance to ``kernels``, so Ctrl-C can be passed to the kernel."""
+    from jupyter_client import AsyncKernelManager
+
+    class RecordingKernelManager(AsyncKernelManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            kernels.append(self)
+
+    return RecordingKernelManager
+
+
+def _kernel_group(kernels: list) -> int | None:
+    """The process group of the latest kernel while it runs (kernels run in their own session), else None."""
+    provisioner = getattr(kernels[-1], "provisioner", None) if kernels else None
+    process = getattr(provisioner, "process", None)
+    if process is None or process.poll() is not None:
+        return None
+    return getattr(provisioner, "pgid", None)
+
+
+@contextmanager
+def _passing_interrupts_to(kernels: list) -> Iterator[dict]:
+    """While the block runs, the first Ctrl-C goes to the running kernel (its cell stops, the notebook fails with a
+    KeyboardInterrupt, the batch ends there); a second one, or one while no kernel runs, raises KeyboardInterrupt
+    here. Yields ``{"count": Ctrl-Cs so far}``."""
+    state = {"count": 0}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_interrupt(signum, frame):
+        state["count"] += 1
+        group = _kernel_group(kernels)
+        if state["count"] > 1 or group is None:
+            raise KeyboardInterrupt
+        os.killpg(group, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _is_interrupt(err: Exception, interrupts: dict) -> bool:
+    return bool(interrupts["count"]) or getattr(err, "ename", None) == "KeyboardInterrupt"
+
+
+def _interrupted(profile: str, path: Path, output: Path, records: list[NotebookRun], plan: dict) -> Interrupted:
+    """The one line an interrupted run ends with: what stopped, what is kept and the command that resumes."""
+    from ..folders import cache_root
+
+    finished = ", ".join(r.name for r in records)
+    kept = f"the results and executed copies of {finished}, " if finished else ""
+    remaining = [p.stem[:PREFIX_LENGTH] for p in list(plan)[list(plan).index(path):]]
+    return Interrupted(f"interrupted (Ctrl-C) in notebook {path.stem}; kept: {kept}its partial copy {output} and "
+                       f"every model trained so far in {cache_root()} (one cut off mid-training resumes from its last "
+                       f"outer iteration). Resume with: a2lib run --profile {profile} --only {','.join(remaining)}")
+
+
 def _report_failure(name: str, output: Path, err: Exception) -> None:
     from papermill.exceptions import PapermillExecutionError
 
@@ -142,14 +217,17 @@ def run(
     for params in plan.values():
         params["device"] = resolved
     paths.activate()
+    check_output_folders(prof.name)
     kernel = ensure_kernel()
     out_dir = paths.runs_dir(prof.name)
     run_id = new_run_id()
     cached_before = cache_entries()
 
     records: list[NotebookRun] = []
+    kernels: list = []
     bar = tqdm(plan.items(), desc=f"profile {prof.name}", unit="notebook", position=0)
-    with _environment(RUN_ENV, run_id), tempfile.TemporaryDirectory(prefix="a2lib-progress-") as progress_dir:
+    with _environment(RUN_ENV, run_id), tempfile.TemporaryDirectory(prefix="a2lib-progress-") as progress_dir, \
+            _passing_interrupts_to(kernels) as interrupts:
         for path, params in bar:
             bar.set_postfix_str(path.stem)
             output = out_dir / path.name
@@ -160,9 +238,15 @@ def run(
                     papermill.execute_notebook(
                         str(path), str(output), parameters=params, kernel_name=kernel, cwd=str(path.parent),
                         progress_bar={"desc": path.stem, "leave": False, "position": 1}, log_output=log_output,
-                        start_timeout=KERNEL_START_TIMEOUT_S,
+                        start_timeout=KERNEL_START_TIMEOUT_S, kernel_manager_class=_recording_kernel_manager(kernels),
                     )
+            except KeyboardInterrupt:
+                bar.close()
+                raise _interrupted(profile, path, output, records, plan) from None
             except Exception as err:  # papermill raises its own and the kernel's errors; all end the batch
+                if _is_interrupt(err, interrupts):
+                    bar.close()
+                    raise _interrupted(profile, path, output, records, plan) from None
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
                 _report_failure(path.stem, output, err)
@@ -229,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point of ``a2lib`` and ``python -m a2lib`` (``run``, ``plan``, ``train``): 0 done, 1 a
-    notebook or a training entry failed (reported above), 2 a bad request (one line on stderr, nothing ran)."""
+    notebook or a training entry failed (reported above), 2 a bad request (one line on stderr, nothing ran), 130
+    interrupted by Ctrl-C (one line on stderr: what is kept and how to resume)."""
     args = build_parser().parse_args(argv)
     only = None if args.only is None else args.only.split(",")
     try:
@@ -246,8 +331,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except NotebookFailed:
         return 1
+    except Interrupted as stop:
+        print(f"\na2lib: {stop}", file=sys.stderr)
+        return INTERRUPTED_STATUS
+    except KeyboardInterrupt:
+        print("\na2lib: interrupted (Ctrl-C); models trained so far stay in the cache. Run the same command again "
+              "to resume", file=sys.stderr)
+        return INTERRUPTED_STATUS
     return 0
 
 
-__all__ = ["NotebookFailed", "NotebookRun", "build_parser", "discover_notebooks", "ensure_kernel", "main",
+__all__ = ["Interrupted", "NotebookFailed", "NotebookRun", "build_parser", "discover_notebooks", "ensure_kernel", "main",
            "notebook_parameters", "plan_parameters", "resolve_device", "run", "select_notebooks"]
