@@ -231,7 +231,13 @@ def _efficiency(study: Study, p: dict) -> list[Request]:
     return [(f"timed {p['model_name']}/{p['bits']}", _config(study, p["model_name"], p["bits"]))]
 
 
+def _nothing(study: Study | None, p: dict) -> list[Request]:
+    """Notebook 00: its toy runs train outside the model cache (``a2lib.fit(..., cache=False)``)."""
+    return []
+
+
 NOTEBOOK_REQUESTS: dict[str, Callable[[Study, dict], list[Request]]] = {
+    "00_deep_hashing_in_ten_minutes": _nothing,
     "01_simplicity_bias": _simplicity,
     "02_training": _training,
     "03_activation_maps": _at_bits("cam_bits"),
@@ -348,7 +354,7 @@ def training_plan(profile: str | Profile, only: Sequence[str] | None = None, not
             raise WorkbookError(f"the plan does not know what notebook {path.stem} trains; add a function for it to "
                                 "a2lib.workbook.plan.NOTEBOOK_REQUESTS")
         params = _notebook_parameters(path, injected[path])
-        study = _study({**params["study"], "device": params["device"]}, data_sets)
+        study = _study({**params["study"], "device": params["device"]}, data_sets) if "study" in params else None
         for why, config in NOTEBOOK_REQUESTS[path.stem](study, params):
             item = items.setdefault(config_key(config), PlanItem(config, config_key(config)))
             item.requests.append(f"{path.stem[:2]} {why}")
