@@ -285,6 +285,43 @@ def case_data_cache_pickle(tmp):
                                  [files[0].name, "synth-birds"], warning_ok=True), marker)
 
 
+def reseal(folder: Path) -> None:
+    """Rewrite ``folder``'s manifest to match its files, as someone who can plant a file can: the manifest alone
+    then cannot stop the planted file, only loading without unpickling can."""
+    import json
+    from a2lib.manifest import MANIFEST_NAME, file_digest
+
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    manifest["files"] = {p.name: file_digest(p) for p in sorted(folder.iterdir())
+                         if p.is_file() and p.name != MANIFEST_NAME}
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
+
+
+@case("security", "crafted model.pt in a Fitted folder with its manifest rewritten to match: refused, no code runs")
+def case_fitted_model_pickle_resealed(tmp):
+    import a2lib
+
+    _, folder = saved_fitted(tmp)
+    marker = tmp / "PWNED"
+    plant(folder / "model.pt", marker)
+    reseal(folder)
+    return security(expect_error(lambda: a2lib.Fitted.load(folder), ["model.pt"]), marker)
+
+
+@case("security", "crafted db_codes.pt in a cache entry, manifest rewritten to match: refused, retrained; no code runs")
+def case_cache_entry_pickle_resealed(tmp):
+    from a2lib.data.identity import fingerprint
+    from a2lib.train.cache import entry_dir
+
+    train, _ = load_pair(make_folder(tmp / "photos"))
+    fitted = fit_small(train, tmp / "cache")
+    entry = entry_dir(fitted.config, fingerprint(train), tmp / "cache")
+    marker = tmp / "PWNED"
+    plant(entry / "db_codes.pt", marker)
+    reseal(entry)
+    return security(expect_error(lambda: fit_small(train, tmp / "cache"), ["db_codes.pt"], warning_ok=True), marker)
+
+
 # ---------------------------------------------------------------- silently wrong (earlier round)
 
 def _two_runs(tmp):
