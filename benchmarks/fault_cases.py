@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -45,6 +47,17 @@ SIGINT_AFTER_S, CTRL_C_LIMIT_S = 25, 90
 """Ctrl-C case: SIGINT this long after ``a2lib run`` starts; skipped when the run needs longer than the limit."""
 ONE_LINE_LIMIT = 3
 """Lines an interrupted run may print after the SIGINT and still count as a clear one-line ending."""
+
+
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|\d+/\d+ \[\d")
+"""A tqdm bar (``name:  20%|██  | 5/25 [00:14<...``): redrawn and closed on an interrupt, not a message."""
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def is_progress_bar(line: str) -> bool:
+    """A tqdm bar, or what is left of one once cleared (spaces and cursor moves)."""
+    bare = ANSI.sub("", line).strip()
+    return not bare or bool(PROGRESS_BAR.search(bare))
 
 
 def first_line(text: str) -> str:
@@ -450,7 +463,9 @@ def case_stale_tmp_cleaned(tmp):
 def with_read_only(tmp: Path, folder: Path, script: str, *args) -> subprocess.CompletedProcess | None:
     """Run ``script`` with ``folder`` read-only: by its permissions, or (as root, whom permissions do not stop) as a
     read-only bind mount in a private mount namespace; None where neither is possible."""
-    command = [sys.executable, "-c", script, *args]
+    script_path = tmp / "read_only_script.py"
+    script_path.write_text(script)
+    command = [sys.executable, str(script_path), *args]
     if os.geteuid() != 0:
         for root, _, _ in os.walk(folder):
             os.chmod(root, 0o555)
@@ -1002,25 +1017,39 @@ def case_ctrl_c(tmp):
     process = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", "smoke", "--only", "06"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp,
                                start_new_session=True)
+    lines: list[tuple[float, str]] = []
+
+    def read():
+        for line in process.stdout:
+            lines.append((time.monotonic(), line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     time.sleep(SIGINT_AFTER_S)
     if process.poll() is not None:
-        output = process.stdout.read()
+        reader.join(timeout=10)
+        last = lines[-1][1] if lines else ""
         return Outcome("skipped", f"the run ended (exit {process.returncode}) before the SIGINT at "
-                       f"{SIGINT_AFTER_S} s: {first_line(output.strip().splitlines()[-1] if output.strip() else '')}")
+                       f"{SIGINT_AFTER_S} s: {first_line(last)}")
+    interrupted = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
     try:
-        output, _ = process.communicate(timeout=CTRL_C_LIMIT_S)
+        process.wait(timeout=CTRL_C_LIMIT_S)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+        process.wait()
         return Outcome("unclear error", f"no exit within {CTRL_C_LIMIT_S} s of the SIGINT")
-    lines = [line for line in output.replace("\r", "\n").splitlines() if line.strip()]
-    tail = [line for line in lines if "Traceback" in line or "interrupt" in line.lower() or "--only" in line]
-    traceback_lines = sum("Traceback" in line for line in lines)
-    clear = process.returncode == 130 and traceback_lines == 0 and any("--only" in line for line in lines)
+    reader.join(timeout=10)
+    after = [line for stamp, line in lines if stamp >= interrupted]
+    after = [part for line in after for part in line.replace("\r", "\n").splitlines()]
+    after = [line for line in after if not is_progress_bar(line)]
+    tracebacks = sum("Traceback" in line for line in after)
+    print("  output after the SIGINT:", *[f"  | {line}" for line in after], sep="\n")
+    clear = (process.returncode == 130 and tracebacks == 0 and len(after) <= ONE_LINE_LIMIT
+             and any("--only" in line for line in after))
     return Outcome("clear error" if clear else "unclear error",
-                   f"exit {process.returncode}, {len(lines)} output line(s) in all, {traceback_lines} traceback(s); "
-                   f"{first_line(tail[-1] if tail else (lines[-1] if lines else ''))}")
+                   f"exit {process.returncode}, {len(after)} line(s) after the SIGINT ({tracebacks} traceback(s)): "
+                   f"{first_line(after[-1] if after else '')}")
 
 
 # ---------------------------------------------------------------- driver
