@@ -447,6 +447,38 @@ def case_kill_between_renames(tmp):
     return _kill_publish(tmp, "moved aside")
 
 
+@case("blocking", "kill after the new folder is published, before the old is removed: next load and save work")
+def case_kill_after_publish(tmp):
+    return _kill_publish(tmp, "published")
+
+
+KILL_CACHE_SCRIPT = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import a2lib.atomic as atomic
+atomic._RENAMEAT2 = None
+def step(name):
+    if name == "moved aside":
+        os._exit(9)
+atomic._step = step
+from pathlib import Path
+from benchmarks.fault_cases import array_set, fit_small
+fit_small(array_set(), Path(sys.argv[2]), retrain=True)
+"""
+
+
+@case("blocking", "kill of a cache writer between its two renames: the next fit loads the entry")
+def case_kill_cache_publish(tmp):
+    train = array_set()
+    first = fit_small(train, tmp / "cache")
+    code = subprocess.run([sys.executable, "-c", KILL_CACHE_SCRIPT, str(REPO), str(tmp / "cache")], env=_env(tmp),
+                          capture_output=True, text=True, timeout=120).returncode
+    if code != 9:
+        return Outcome("skipped", f"the writer was not killed between the renames (exit {code})")
+    return expect_right(lambda: fit_small(train, tmp / "cache"),
+                        lambda f: None if f.db_codes.shape == first.db_codes.shape else "another entry", follow_up=True)
+
+
 @case("blocking", "stale *.tmp folders of a killed save are removed by the next publication")
 def case_stale_tmp_cleaned(tmp):
     fitted, folder = saved_fitted(tmp)
@@ -593,6 +625,12 @@ def case_option_without_effect_eta(tmp):
 def case_option_without_effect_loss(tmp):
     train, _ = load_pair(make_folder(tmp / "photos"))
     return expect_error(lambda: fit_small(train, tmp / "cache", method="csq", dcc_sweeps=3), ["dcc_sweeps"])
+
+
+@case("unclear", "a local-branch option with attention off: error naming it")
+def case_option_without_effect_attention(tmp):
+    return expect_error(lambda: fit_small(array_set(), tmp / "cache", method="a2net", attention=False, num_maps=4),
+                        ["num_maps"])
 
 
 @case("unclear", "evaluation images of another size than the training images: error naming the shape")
@@ -809,6 +847,44 @@ def _same_codes(f, g) -> bool:
     import torch
 
     return f.db_codes.shape == g.db_codes.shape and torch.equal(f.db_codes, g.db_codes)
+
+
+@case("new user", "Fitted.save to a path that is a file: error naming it")
+def case_save_onto_file(tmp):
+    fitted = fit_small(array_set(), tmp / "cache")
+    target = tmp / "model.bin"
+    target.write_text("mine")
+    outcome = expect_error(lambda: fitted.save(target), ["model.bin"])
+    if target.is_dir() or not target.exists():
+        return Outcome("silently wrong", f"the file was replaced; {outcome.message}")
+    return outcome
+
+
+@case("new user", "$A2LIB_CACHE pointing at a file, no cache_dir=: error naming it")
+def case_cache_env_is_file(tmp):
+    import a2lib
+
+    bad = tmp / "cachefile"
+    bad.write_text("x")
+    old = os.environ.get("A2LIB_CACHE")
+    os.environ["A2LIB_CACHE"] = str(bad)
+    try:
+        return expect_error(lambda: a2lib.fit(array_set(), method="a2net", bits=12, recipe="smoke", verbose=False),
+                            ["cachefile", "A2LIB_CACHE"])
+    finally:
+        if old is None:
+            os.environ.pop("A2LIB_CACHE")
+        else:
+            os.environ["A2LIB_CACHE"] = old
+
+
+@case("new user", "data.load(classes=) given class folder names (it takes indices): error saying so")
+def case_unknown_class_filter(tmp):
+    from a2lib import data
+
+    make_folder(tmp / "photos")
+    return expect_error(lambda: data.load("folder", "train", root=tmp / "photos", classes=["class_0", "class_2"]),
+                        ["classes", "class indices"])
 
 
 @case("new user", "Fitted.load on a folder that does not exist: error naming it")
