@@ -431,15 +431,17 @@ def _kill_publish(tmp, step):
                           env=_env(tmp), capture_output=True, text=True, timeout=120).returncode
     if code != 9:
         return Outcome("skipped", f"the writer was not killed at {step!r} (exit {code})")
-    leftovers = sorted(p.name for p in tmp.iterdir() if p.name.startswith("target") and p.name != "target")
 
     def reload():
         loaded = a2lib.Fitted.load(target)
         loaded.save(target)
         return loaded
 
-    return expect_right(reload, lambda f: None if (target / "model.pt").is_file() else "target lost",
-                        follow_up=True)
+    def check(_):
+        left = sorted(p.name for p in tmp.iterdir() if p.name.startswith("target.") and p.name != "target")
+        return f"left beside the folder after the next save: {left}" if left else None
+
+    return expect_right(reload, check, follow_up=True)
 
 
 @case("blocking", "kill between the two renames of publish_folder (no renameat2): next load restores the old copy")
@@ -1210,6 +1212,7 @@ def main(argv=None) -> int:
             "and gave a wrong or meaningless result, or planted code ran; **unclear error** = raw library error or "
             "message not naming the problem, or a correct input refused; **blocking state** = a following correct "
             "call fails; **skipped** = the case could not be set up here (reason given).",
+            "",
             "",
         ]
         args.out.write_text("\n".join(header) + text + "\n")
