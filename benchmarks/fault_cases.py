@@ -1169,7 +1169,7 @@ def run_cases(selected, keep: bool = False) -> list[tuple[Case, Outcome, float]]
 def table(rows) -> str:
     lines = ["| # | case | group | expected | outcome | message (first line) |", "|---|---|---|---|---|---|"]
     for i, (item, outcome, _) in enumerate(rows, 1):
-        message = outcome.message.replace("|", "\\|").replace(str(Path(tempfile.gettempdir())), "$TMP")
+        message = outcome.message.replace("|", "\\|")
         lines.append(f"| {i} | `{item.name}` | {item.group} | {item.expected} | **{outcome.outcome}** | {message} |")
     return "\n".join(lines)
 
@@ -1193,7 +1193,11 @@ def main(argv=None) -> int:
     report = [table(rows), "", "| class | cases |", "|---|---|"]
     report += [f"| {name} | {n} |" for name, n in tally.items()]
     report.append(f"| **all** | {len(rows)} |")
-    text = "\n".join(report)
+    others = [(item, outcome) for item, outcome, _ in rows if outcome.outcome not in ("clear error", "right answer")]
+    report += ["", "Cases neither a clear error nor a right answer:", ""]
+    report += [f"- `{item.name}` ({outcome.outcome}; expected: {item.expected}): {outcome.message}"
+               for item, outcome in others] or ["- none"]
+    text = "\n".join(report).replace(str(Path(tempfile.gettempdir())) + "/", "$TMP/")
     print(text)
     if args.out is not None:
         command = "OMP_NUM_THREADS=1 python benchmarks/fault_cases.py " + " ".join(argv or sys.argv[1:])
