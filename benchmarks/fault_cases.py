@@ -43,8 +43,9 @@ CLASSES = ("clear error", "right answer", "silently wrong", "unclear error", "bl
 CLEAR_TYPES = (ValueError, TypeError, KeyError, LookupError, FileNotFoundError, NotADirectoryError,
                FileExistsError, PermissionError, RuntimeError, IsADirectoryError)
 """Built-in errors that are clear when a2lib raised them itself and the message names the problem."""
-SIGINT_AFTER_S, CTRL_C_LIMIT_S = 25, 90
-"""Ctrl-C case: SIGINT this long after ``a2lib run`` starts; skipped when the run needs longer than the limit."""
+SIGINT_AFTER_S, CTRL_C_LIMIT_S = 4, 90
+"""Ctrl-C cases: SIGINT this long after the notebook's progress bar first shows; skipped when that takes longer than
+the limit."""
 ONE_LINE_LIMIT = 3
 """Lines an interrupted run may print after the SIGINT and still count as a clear one-line ending."""
 
@@ -1088,13 +1089,12 @@ def case_read_only_results(tmp):
     return Outcome(outcome, f"exit {code} after {time.time() - started:.0f} s: {first_line(body)}")
 
 
-@case("cli", "Ctrl-C during a2lib run: one line saying what is kept and how to resume, exit 130")
-def case_ctrl_c(tmp):
-    root = workbook_copy(tmp)
+def interrupt_run(tmp: Path, root: Path, args, wait_for: str) -> Outcome:
+    """Start ``a2lib run *args`` in workbook ``root``, send Ctrl-C (SIGINT to its process group, as a terminal does)
+    ``SIGINT_AFTER_S`` seconds after its output first shows ``wait_for``, and class how it ends."""
     env = _env(tmp) | {"A2LIB_ROOT": str(root)}
-    process = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", "smoke", "--only", "06"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp,
-                               start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-m", "a2lib", "run", *args], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=tmp, start_new_session=True)
     lines: list[tuple[float, str]] = []
 
     def read():
@@ -1103,12 +1103,18 @@ def case_ctrl_c(tmp):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    started = time.monotonic()
+    while not any(wait_for in line for _, line in lines) and process.poll() is None:
+        if time.monotonic() - started > CTRL_C_LIMIT_S:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return Outcome("skipped", f"{wait_for!r} not shown within {CTRL_C_LIMIT_S} s")
+        time.sleep(0.2)
     time.sleep(SIGINT_AFTER_S)
     if process.poll() is not None:
         reader.join(timeout=10)
         last = lines[-1][1] if lines else ""
-        return Outcome("skipped", f"the run ended (exit {process.returncode}) before the SIGINT at "
-                       f"{SIGINT_AFTER_S} s: {first_line(last)}")
+        return Outcome("skipped", f"the run ended (exit {process.returncode}) before the SIGINT: {first_line(last)}")
     interrupted = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
     try:
@@ -1117,17 +1123,47 @@ def case_ctrl_c(tmp):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         return Outcome("unclear error", f"no exit within {CTRL_C_LIMIT_S} s of the SIGINT")
+    ran_on = time.monotonic() - interrupted
     reader.join(timeout=10)
     after = [line for stamp, line in lines if stamp >= interrupted]
     after = [part for line in after for part in line.replace("\r", "\n").splitlines()]
     after = [line for line in after if not is_progress_bar(line)]
     tracebacks = sum("Traceback" in line for line in after)
-    print("  output after the SIGINT:", *[f"  | {line}" for line in after], sep="\n")
+    if process.returncode == 0:
+        return Outcome("silently wrong", f"Ctrl-C ignored: the run went on {ran_on:.0f} s and exited 0 "
+                       f"({len(after)} line(s) after the SIGINT, ending: {first_line(after[-1] if after else '')})")
     clear = (process.returncode == 130 and tracebacks == 0 and len(after) <= ONE_LINE_LIMIT
-             and any("--only" in line for line in after))
+             and any("resume" in line.lower() for line in after))
     return Outcome("clear error" if clear else "unclear error",
-                   f"exit {process.returncode}, {len(after)} line(s) after the SIGINT ({tracebacks} traceback(s)): "
-                   f"{first_line(after[-1] if after else '')}")
+                   f"exit {process.returncode} {ran_on:.0f} s after the SIGINT, {len(after)} line(s) "
+                   f"({tracebacks} traceback(s)): {first_line(after[-1] if after else '')}")
+
+
+@case("cli", "Ctrl-C during a2lib run (smoke, notebook 06): one line saying what is kept and how to resume, exit 130")
+def case_ctrl_c(tmp):
+    return interrupt_run(tmp, workbook_copy(tmp), ["--profile", "smoke", "--only", "06"], "06_retrieval_efficiency")
+
+
+SHORT_CELLS = 150
+
+
+@case("cli", "Ctrl-C during a notebook of many short cells (the kernel often idle between them): stops, exit 130")
+def case_ctrl_c_between_cells(tmp):
+    import nbformat
+
+    root = tmp / "workbook"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    parameters = nbformat.v4.new_code_cell('cells = 1\nprofile = "mine"\ndevice = "cpu"')
+    parameters.metadata["tags"] = ["parameters"]
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_markdown_cell("# Short cells"), parameters] + [
+        nbformat.v4.new_code_cell("import time; time.sleep(0.01)") for _ in range(SHORT_CELLS)]
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(book, root / "notebooks" / "01_cells.ipynb")
+    profile = tmp / "mine.yaml"
+    profile.write_text("name: mine\ndescription: short cells\ndevice: cpu\nnotebooks:\n  01_cells:\n    cells: 2\n")
+    return interrupt_run(tmp, root, ["--profile", str(profile)], "01_cells")
 
 
 # ---------------------------------------------------------------- driver
