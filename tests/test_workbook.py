@@ -353,3 +353,40 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+SHORT_CELLS = 1000
+
+
+def test_ctrl_c_between_short_cells_still_stops_the_run(root, tmp_path):
+    """Fault case: a kernel idle between two cells drops the SIGINT, and the run went on to exit 0. The notebook's
+    1,000 short cells (mostly idle between cells) take far longer than the grace period, so only the runner's own stop ends it early."""
+    import nbformat
+
+    started = tmp_path / "started"
+    parameters = nbformat.v4.new_code_cell(f'profile = "fx"\ndevice = "cpu"\nstarted = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}})
+    book.cells = [parameters, nbformat.v4.new_code_cell("open(started, 'w').write('1')")] + [
+        nbformat.v4.new_code_cell("import time; time.sleep(0.01)") for _ in range(SHORT_CELLS)]
+    (tmp_path / "nb").mkdir()
+    nbformat.write(book, tmp_path / "nb" / "01_cells.ipynb")
+    profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_cells: {{started: '{started}'}}\n")
+    runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
+                               str(tmp_path / "nb")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True, env={**os.environ, "A2LIB_ROOT": str(root)})
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not started.exists() and time.monotonic() < deadline:
+            assert runner.poll() is None, runner.communicate()
+            time.sleep(0.2)
+        time.sleep(1.0)
+        os.killpg(runner.pid, signal.SIGINT)
+        out, err = runner.communicate(timeout=STARTUP_S)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert runner.returncode == 130, err
+    assert "Traceback" not in err + out
+    assert err.strip().splitlines()[-1].startswith("a2lib: interrupted (Ctrl-C) in notebook 01_cells")

@@ -16,6 +16,7 @@ resumes, and exit status 130. A second Ctrl-C stops the runner at once.
 """
 from __future__ import annotations
 
+import _thread
 import argparse
 import hashlib
 import os
@@ -41,6 +42,8 @@ KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
 INTERRUPTED_STATUS = 130
 """The exit status of a run ended by Ctrl-C: 128 + SIGINT, as shells report an interrupted command."""
+INTERRUPT_GRACE_S = 5.0
+"""Seconds a notebook has to stop after the first Ctrl-C reaches its kernel before the runner stops it itself."""
 
 
 class NotebookFailed(Exception):
@@ -141,11 +144,14 @@ def _kernel_group(kernels: list) -> int | None:
 def _passing_interrupts_to(kernels: list) -> Iterator[dict]:
     """While the block runs, the first Ctrl-C goes to the running kernel (its cell stops, the notebook fails with a
     KeyboardInterrupt, the batch ends there); a second one, or one while no kernel runs, raises KeyboardInterrupt
-    here. Yields ``{"count": Ctrl-Cs so far}``."""
+    here. A kernel between two cells drops the signal, so a notebook that has not stopped ``INTERRUPT_GRACE_S`` after
+    the first Ctrl-C is stopped here as by a second one. Yields ``{"count": Ctrl-Cs so far}``."""
     state = {"count": 0}
     if threading.current_thread() is not threading.main_thread():
         yield state
         return
+
+    grace: list[threading.Timer] = []
 
     def on_interrupt(signum, frame):
         state["count"] += 1
@@ -153,11 +159,16 @@ def _passing_interrupts_to(kernels: list) -> Iterator[dict]:
         if state["count"] > 1 or group is None:
             raise KeyboardInterrupt
         os.killpg(group, signal.SIGINT)
+        grace.append(threading.Timer(INTERRUPT_GRACE_S, _thread.interrupt_main))
+        grace[-1].daemon = True
+        grace[-1].start()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         yield state
     finally:
+        for timer in grace:
+            timer.cancel()
         signal.signal(signal.SIGINT, previous)
 
 
@@ -165,16 +176,22 @@ def _is_interrupt(err: Exception, interrupts: dict) -> bool:
     return bool(interrupts["count"]) or getattr(err, "ename", None) == "KeyboardInterrupt"
 
 
-def _interrupted(profile: str, path: Path, output: Path, records: list[NotebookRun], plan: dict) -> Interrupted:
-    """The one line an interrupted run ends with: what stopped, what is kept and the command that resumes."""
+def _interrupted(profile: str, path: Path, output: Path, records: list[NotebookRun], plan: dict,
+                 finished: bool = False) -> Interrupted:
+    """The one line an interrupted run ends with: what stopped, what is kept and the command that resumes
+    (``finished``: the Ctrl-C came while notebook ``path`` ended, so it is kept whole)."""
     from ..folders import cache_root
 
-    finished = ", ".join(r.name for r in records)
-    kept = f"the results and executed copies of {finished}, " if finished else ""
-    remaining = [p.stem[:PREFIX_LENGTH] for p in list(plan)[list(plan).index(path):]]
-    return Interrupted(f"interrupted (Ctrl-C) in notebook {path.stem}; kept: {kept}its partial copy {output} and "
-                       f"every model trained so far in {cache_root()} (one cut off mid-training resumes from its last "
-                       f"outer iteration). Resume with: a2lib run --profile {profile} --only {','.join(remaining)}")
+    done = ", ".join(r.name for r in records)
+    kept = f"the results and executed copies of {done}, " if done else ""
+    names = list(plan)
+    remaining = [p.stem[:PREFIX_LENGTH] for p in names[names.index(path) + finished:]]
+    where = f"after notebook {path.stem} ended" if finished else f"in notebook {path.stem}"
+    partial = "" if finished else f"its partial copy {output} and "
+    resume = (f"Resume with: a2lib run --profile {profile} --only {','.join(remaining)}" if remaining
+              else "Nothing was left to run")
+    return Interrupted(f"interrupted (Ctrl-C) {where}; kept: {kept}{partial}every model trained so far in "
+                       f"{cache_root()} (one cut off mid-training resumes from its last outer iteration). {resume}")
 
 
 def _report_failure(name: str, output: Path, err: Exception) -> None:
@@ -255,6 +272,9 @@ def run(
                 raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
             records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
             tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
+            if interrupts["count"]:
+                bar.close()
+                raise _interrupted(profile, path, output, records, plan, finished=True)
     bar.close()
     _finish(records, prof.name, run_id, cached_before)
     return records
