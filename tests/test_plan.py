@@ -23,8 +23,9 @@ def smoke_plan(tmp_path_factory):
 def test_smoke_plan_holds_each_configuration_once_with_every_request(smoke_plan):
     # 01: its 4 methods (BASELINE, CE classifier, A²-Net, A²-Net++) x 2 seeds + BASELINE on the complex block (12
     # bits) + A²-Net++ at η 0 and 5 (0.5 is Table 1's seed 0) + BASELINE at escape p 0.5 (p 0 is Table 1's); 02: 4 methods + DPSH, HashNet, CSQ, OrthoCos (ITQ/SDH use BASELINE), 5 new ablation steps (3 of 8 are
-    # Table 2 models), η 0.4 (0.1 is the default), 3 zero-shot; 03-05 reuse 02's; 06: A²-Net on its own data options
-    assert len(smoke_plan.items) == 4 * 2 + 1 + 2 + 1 + 8 + 5 + 1 + 3 + 1
+    # Table 2 models), η 0.4 (0.1 is the default), 4 zero-shot (one per claim of Table 4, and CSQ); 03-05 reuse 02's;
+    # 06: A²-Net on its own data options
+    assert len(smoke_plan.items) == 4 * 2 + 1 + 2 + 1 + 8 + 5 + 1 + 4 + 1
     assert len({item.key for item in smoke_plan.items}) == len(smoke_plan.items)
     assert smoke_plan.count("train") == len(smoke_plan.items)  # data generated here, empty cache
     a2net = [i for i in smoke_plan.items if i.config.model == "a2net" and i.config.dataset == "synth-birds"
