@@ -36,6 +36,13 @@ def dose_end(which: str, dose: str) -> str:
     return f"{which} {dose}"
 
 
+def per_seed(values) -> Any:
+    """Values of one number over seeds as the results files hold them: the number itself for one seed, else the
+    list in seed order (``claims.samples`` reads both)."""
+    values = [v.item() if hasattr(v, "item") else v for v in values]
+    return values if len(values) > 1 else values[0]
+
+
 def _text(value: Any) -> str:
     return str(value)
 
@@ -309,4 +316,4 @@ def write_all(results: MutableMapping, records: Iterator[Record] | list[Record])
 
 __all__ = ["AblationStep", "BaselineBias", "BitAttributeMI", "BlockShare", "DoseResponse", "Escape", "EtaPoint",
            "GATHER", "MaskCoverage", "MaskShare", "NB01", "NB02", "NB03", "NB04", "NB05", "NB06", "Ndcg", "RECORDS",
-           "Record", "SearchTiming", "Table1Map", "Table2Map", "ZeroShotMap", "at", "dose_end", "write_all"]
+           "Record", "SearchTiming", "Table1Map", "Table2Map", "ZeroShotMap", "at", "dose_end", "per_seed", "write_all"]
