@@ -23,11 +23,11 @@ def smoke_plan(tmp_path_factory):
 
 def test_smoke_plan_holds_each_configuration_once_with_every_request(smoke_plan):
     # 01: its 4 methods (BASELINE, CE classifier, A²-Net, A²-Net++) x 2 seeds + BASELINE on the complex block x 2
-    # seeds + A²-Net++ at η 0 and 5 x 2 seeds (η 0.5 is Table 1's A²-Net++ of the same seed) + BASELINE at escape p 0.5
-    # (p 0 is Table 1's); 02 (2 seeds each): 4 methods + DPSH, HashNet, CSQ, OrthoCos (ITQ/SDH use BASELINE), 5 new
-    # ablation steps (3 of 8 are Table 2 models), η 0.4 (0.1 is the default, 0 is A²-Net), 4 zero-shot (one per
+    # seeds + A²-Net++ at η 0 and 5 x 2 seeds (η 0.5 is Table 1's A²-Net++ of the same seed) + BASELINE at escape
+    # p 0.5 x 2 seeds (p 0 is Table 1's); 02 (2 seeds each): 4 methods + DPSH, HashNet, CSQ, OrthoCos (ITQ/SDH use
+    # BASELINE), 5 new ablation steps (3 of 8 are Table 2 models), η 0.4 (0.1 is the default, 0 is A²-Net), 4 zero-shot (one per
     # claim of Table 4, and CSQ); 03-05 reuse 02's; 06: A²-Net on its own data options
-    assert len(smoke_plan.items) == 4 * 2 + 2 + 2 * 2 + 1 + 2 * (8 + 5 + 1 + 4) + 1
+    assert len(smoke_plan.items) == 4 * 2 + 2 + 2 * 2 + 2 + 2 * (8 + 5 + 1 + 4) + 1
     assert len({item.key for item in smoke_plan.items}) == len(smoke_plan.items)
     assert smoke_plan.count("train") == len(smoke_plan.items)  # data generated here, empty cache
     a2net = [i for i in smoke_plan.items if i.config.model == "a2net" and i.config.dataset == "synth-birds"
@@ -43,8 +43,8 @@ def test_smoke_plan_holds_each_configuration_once_with_every_request(smoke_plan)
 def test_full_plan_without_its_data_is_built_from_the_published_facts(tmp_path):
     plan = training_plan("full", notebooks_dir=NOTEBOOKS, data_root=tmp_path, cache_dir=tmp_path / "cache",
                          cost=False)
-    # 01: 4 methods x 4 bits x 3 seeds + 4 complex-only BASELINEs x 3 seeds + 5 new η x 3 seeds (0.5 is Table 1's) + 4 new
-    # escape fractions x 3 seeds (0 is Table 1's); 02: 5 data sets x (4 + 4) methods x 4 bits,
+    # 01: 4 methods x 4 bits x 3 seeds + 4 complex-only BASELINEs x 3 seeds + 5 new η x 3 seeds (0.5 is Table 1's)
+    # + 4 new escape fractions x 3 seeds (0 is Table 1's); 02: 5 data sets x (4 + 4) methods x 4 bits,
     # 5 new ablation steps, 4 new η values, 7 zero-shot methods x 4 bits; 03-06 reuse 02's
     assert len(plan.items) == 4 * 4 * 3 + 4 * 3 + 5 * 3 + 4 * 3 + 5 * 8 * 4 + 5 + 4 + 7 * 4
     assert plan.count("no data") == len(plan.items) and not plan.missing()

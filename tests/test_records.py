@@ -25,7 +25,8 @@ def test_a_record_writes_its_values_under_its_paths_and_reads_them_back():
     assert share == {"complex_block_share": {"a2net++ / 12": {"mean": 0.61, "ci95": 0.02}}}
     ndcg = records.write_all({}, [records.Ndcg("class oracle", "-", 20, 0.7), records.Ndcg("a2net", 48, 5, 0.2)])
     assert ndcg == {"ndcg": {"class oracle/-": {"@20": 0.7}, "a2net/48": {"@5": 0.2}}}
-    assert set(records.Ndcg.read(ndcg)) == {records.Ndcg("class oracle", "-", 20, 0.7), records.Ndcg("a2net", 48, 5, 0.2)}
+    assert set(records.Ndcg.read(ndcg)) == {records.Ndcg("class oracle", "-", 20, 0.7),
+                                            records.Ndcg("a2net", 48, 5, 0.2)}
 
 
 def test_a_path_leaves_unbound_fields_as_placeholders_and_gathers_on_request():

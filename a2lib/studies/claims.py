@@ -18,6 +18,10 @@ Verdict rule (the same for every claim, so no verdict is typed by hand):
   permutation chance level, timings and memory) compares the values themselves when there is one seed.
 * A claim whose numbers the run does not have (a table the workbook does not regenerate, such as Tables 3 and 5, a
   code length or method the profile leaves out, a notebook not run) is *not testable*, with the reason.
+
+Every number is read through the ``records`` type that its notebook writes it with (``Number.of``), so a key has one
+spelling; a not-testable verdict carries its cause (``CAUSES``: ``ONE_SEED``, ``NAN_SEEDS``, ``MISSING_KEY``, ...),
+so that tests tell a legitimate one (one seed) from a broken one (a key no notebook writes).
 """
 from __future__ import annotations
 
@@ -619,8 +623,8 @@ def problems(claims: Iterable[Claim] | None = None) -> dict[str, list[str]]:
     return {claim_id: listed for claim_id, listed in found.items() if listed}
 
 
-__all__ = ["ABSENT", "CAUSES", "CLAIMS", "MISSING_KEY", "NAN_SEEDS", "NO_NOTEBOOK", "ONE_SEED", "SKIPPED",
-           "TOO_FEW_VALUES", "problems", "CONFIDENCE", "Claim", "Difference", "ETA_TOLERANCE", "FAILS", "Greater", "HOLDS",
-           "INCONCLUSIVE", "LARGE_DROP", "MIN_SEEDS", "interval", "NOT_TESTABLE", "Number", "VERDICTS", "Verdict", "Within",
-           "beats", "below", "difference", "evaluate", "evaluate_all", "format_samples", "matches", "order",
-           "samples"]
+__all__ = ["ABSENT", "CAUSES", "CLAIMS", "CONFIDENCE", "Claim", "Difference", "ETA_TOLERANCE", "FAILS", "Greater",
+           "HOLDS", "INCONCLUSIVE", "LARGE_DROP", "MIN_SEEDS", "MISSING_KEY", "NAN_SEEDS", "NOT_TESTABLE",
+           "NO_NOTEBOOK", "Number", "ONE_SEED", "SKIPPED", "TOO_FEW_VALUES", "VERDICTS", "Verdict", "Within", "beats",
+           "below", "difference", "evaluate", "evaluate_all", "format_samples", "interval", "matches", "order",
+           "problems", "samples"]
