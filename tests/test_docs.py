@@ -147,3 +147,76 @@ def test_notebooks_speak_to_students(path):
 def test_notebooks_end_with_their_claims_table(path):
     last = json.loads(path.read_text())["cells"][-1]
     assert last["cell_type"] == "code" and f'claims_table(profile, "{path.stem}")' in "".join(last["source"])
+
+
+GLOSSARY = ROOT / "docs" / "glossary.md"
+GLOSSARY_TERMS = ("map", "tie-aware-ap", "hamming-distance", "sign-code-and-pre-sign-code-u",
+                  "asymmetric-hashing-adsh", "database-codes-b", "outer-iteration",
+                  "blanked-and-randomised-test-variants", "simple-and-complex-block", "grad-cam",
+                  "trunk-gradient-share", "seed-interval", "ndcg", "η-reconstruction-weight")
+"""The anchors the glossary must define (the terms the course uses)."""
+LOCATION = re.compile(r"`(a2lib/[\w/]+\.py)`: ((?:`[\w.]+`(?:, )?)+)")
+"""``a2lib/<file>.py`: `name`, `Class.method`` in a glossary entry."""
+
+
+def _glossary_anchors() -> set[str]:
+    from a2lib.workbook.book import github_slug
+
+    return {github_slug(line.lstrip("#")) for line in GLOSSARY.read_text().splitlines() if line.startswith("#")}
+
+
+def _doc_texts() -> dict[str, tuple[Path, str]]:
+    """Every markdown text of the workbook: README, docs/*.md and the notebooks' markdown cells."""
+    texts = {p.relative_to(ROOT).as_posix(): (p, p.read_text()) for p in [README, *sorted((ROOT / "docs").glob("*.md"))]}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        texts[path.relative_to(ROOT).as_posix()] = (path, "\n".join("".join(c["source"]) for c in cells
+                                                                  if c["cell_type"] == "markdown"))
+    return texts
+
+
+def test_the_glossary_defines_the_course_terms_with_an_anchor_each():
+    anchors = _glossary_anchors()
+    assert set(GLOSSARY_TERMS) <= anchors, f"missing glossary entries: {set(GLOSSARY_TERMS) - anchors}"
+
+
+def test_every_glossary_anchor_linked_from_the_docs_and_notebooks_exists():
+    anchors, links = _glossary_anchors(), []
+    for name, (path, text) in _doc_texts().items():
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+            if (path.parent / target).resolve() == GLOSSARY.resolve() or (path == GLOSSARY and not target):
+                links.append((name, anchor))
+    assert links, "the docs link no glossary entry"
+    broken = [f"{name} -> #{anchor}" for name, anchor in links if anchor not in anchors]
+    assert not broken, f"links to glossary anchors that do not exist: {broken}"
+
+
+def _defined(path: Path, name: str) -> bool:
+    """Whether ``name`` (a function, class or constant; ``Class.method`` for a method) is defined at the top of
+    the module ``path``."""
+    import ast
+
+    body = ast.parse(path.read_text()).body
+    head, _, member = name.partition(".")
+    for node in body:
+        names = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                 [t.id for t in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(t, ast.Name)])
+        if head in names:
+            return not member or (isinstance(node, ast.ClassDef) and any(
+                isinstance(item, ast.FunctionDef) and item.name == member for item in node.body))
+    return False
+
+
+def test_every_a2lib_file_and_function_the_glossary_names_exists():
+    named = [(file, name.strip("`")) for file, names in LOCATION.findall(GLOSSARY.read_text())
+             for name in names.split(", ")]
+    assert len(named) >= len(GLOSSARY_TERMS), "every entry names where a2lib computes it"
+    missing = [f"{file}: {name}" for file, name in named if not (ROOT / file).is_file() or not _defined(ROOT / file, name)]
+    assert not missing, f"the glossary names code that does not exist: {missing}"
+
+
+def test_the_definition_check_finds_a_missing_function(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("X = 1\n\n\ndef f():\n    pass\n\n\nclass C:\n    def g(self):\n        pass\n")
+    assert all(_defined(module, name) for name in ("X", "f", "C", "C.g"))
+    assert not any(_defined(module, name) for name in ("g", "C.f", "h", "f.g"))

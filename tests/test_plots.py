@@ -86,7 +86,8 @@ def test_training_curves_one_panel_per_quantity_and_code_length():
     assert list(panels[0].lines[0].get_xdata()) == [1, 2, 3]
     assert [line.get_color() for line in panels[2].lines] == [plots.method_color("baseline"),
                                                                plots.method_color("a2net")]
-    assert _legend(fig) == ["ADSH", "A²-Net"] and fig._suptitle.get_text() == "takeaway"
+    assert _legend(fig) == ["ADSH", "A²-Net"] and fig._suptitle.get_text() == "takeaway\n(each line is one training run)"
+    assert all(ax.get_xlim()[0] < 0 for ax in panels), "the x axis starts at iteration 0, before training"
 
 
 def test_training_curves_with_a_common_y_label_title_each_panel():
@@ -265,3 +266,79 @@ def test_training_curves_share_a_y_range_when_asked():
     panels = [ax for ax in plots.training_curves(records, ylim=(0, 1.02)).axes if ax.axison]
     assert [ax.get_ylim() for ax in panels] == [(0, 1.02)] * 2
     plt.close("all")
+
+
+def _contrast_on_white(colour) -> float:
+    """WCAG contrast ratio of ``colour`` against white (1: invisible, 21: black)."""
+    def linear(c):
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(c) for c in to_rgb(colour))
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
+def test_no_method_is_drawn_in_yellow_and_the_control_is_far_from_a2net():
+    assert plots.method_color("hashnet") != plots.OKABE_ITO["yellow"]
+    faint = {m: round(_contrast_on_white(plots.method_color(m)), 2) for m in plots.METHOD_COLORS
+             if _contrast_on_white(plots.method_color(m)) < 2.0}
+    assert not faint, f"colours that fade on white: {faint}"
+    assert _contrast_on_white(plots.OKABE_ITO["yellow"]) < 2.0, "the check would catch yellow"
+    control, a2net = np.array(to_rgb(plots.method_color("ce-classifier"))), np.array(to_rgb(plots.method_color("a2net")))
+    assert np.linalg.norm(control - a2net) > 0.5, "the cross-entropy control and A²-Net are told apart at a glance"
+
+
+def test_block_share_bars_state_the_order_and_what_the_interval_is_over():
+    shares = {"baseline / 32": {"mean": 0.2, "ci95": 0.03}, "ce-classifier / 32": {"mean": 0.1, "ci95": 0.02},
+              "a2net / 32": {"mean": 0.35, "ci95": 0.04}, "a2net++ / 32": {"mean": 0.3, "ci95": 0.05}}
+    fig = plots.block_share_bars(shares, images=200, seed=0)
+    ax = fig.axes[0]
+    assert [b.get_height() for b in ax.patches] == pytest.approx([0.2, 0.1, 0.35, 0.3])
+    assert " ".join(ax.get_title().split()) == ("Grad-CAM share on the complex block: A²-Net 0.35 > A²-Net++ 0.30 > "
+                                                f"ADSH 0.20 > {paper.display_name('ce-classifier')} 0.10")
+    assert "half" not in ax.get_title() and "0.5" not in ax.get_title()
+    assert _legend(ax) == ["95% interval over 200 test images of one trained model (seed 0)",
+                           "a map spread evenly (the block's area)"]
+    assert _ticks(ax)[0] == "ADSH\n32 bits"
+
+
+def test_gradient_share_curves_use_one_log_scale_and_the_one_percent_line():
+    records = [{"run": ("a2net++", 48), "iteration": i, "quantity": q, "value": v}
+               for i in (1, 2, 3) for q, v in (("hashing", 0.9), ("image_reconstruction", 0.002), ("decorrelation", 0.05))]
+    fig = plots.gradient_share_curves(records)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == 3 and all(ax.get_yscale() == "log" for ax in panels)
+    assert len({ax.get_ylim() for ax in panels}) == 1, "one y range: 0.002 and 0.9 are compared on the same axis"
+    low, high = panels[0].get_ylim()
+    assert low < 0.002 and high > 0.9
+    assert all(any(list(line.get_ydata()) == [0.01, 0.01] for line in ax.lines) for ax in panels)
+    assert "1%: a term below it barely acts" in _legend(fig)
+    assert fig._suptitle.get_text().startswith("Each loss term's share of the gradient on the shared trunk")
+
+
+def test_training_curves_draw_chance_and_say_the_seed():
+    records = [{"run": (m, 48), "iteration": i, "quantity": "val_map", "value": 0.1 * i}
+               for m in ("dpsh", "hashnet") for i in (1, 2, 3)]
+    fig = plots.training_curves(records, title="other methods", chance=1 / 60, chance_label="chance ≈ 1/60",
+                                seeds=0)
+    ax = next(ax for ax in fig.axes if ax.axison)
+    chance = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([1 / 60] * 2)
+    assert _legend(fig) == ["DPSH", "HashNet", "chance ≈ 1/60"]
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run (seed 0))"
+    assert fig.get_figheight() >= plots.PANEL_HEIGHT
+
+
+def test_bit_attribute_heatmap_labels_every_kth_of_many_bits_along_a_staircase():
+    rng = np.random.default_rng(0)
+    bits, attributes = 48, 6
+    mi = rng.uniform(0, 0.05, (bits, attributes))
+    best = rng.integers(0, attributes, bits)
+    mi[np.arange(bits), best] += rng.uniform(0.2, 0.6, bits)
+    fig = plots.bit_attribute_heatmap({"a2net++": mi}, [f"attribute {a}" for a in range(attributes)])
+    ax = next(ax for ax in fig.axes if ax.get_title())
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    shown = [text for text in labels if text]
+    assert len(labels) == bits and len(shown) <= plots.MAX_BIT_LABELS
+    assert shown[:2] == [labels[0], labels[3]] and "(one in 3 labelled)" in ax.get_ylabel()
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    rows = np.asarray(mesh.get_array()).reshape(bits, attributes)
+    assert list(rows.argmax(1)) == sorted(best), "bits sorted by their best attribute: a staircase"

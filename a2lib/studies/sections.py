@@ -180,6 +180,7 @@ def timed(study: Study, model_name: str, bits: int) -> list[Request]:
 
 
 NOTEBOOK_SECTIONS = {
+    "00_deep_hashing_in_ten_minutes": (),  # its toy runs train outside the model cache (a2lib.fit(..., cache=False))
     "01_simplicity_bias": (table1, complex_reference, dose_response, escape),
     "02_training": (table2, ablation, eta_sweep, zero_shot),
     "03_activation_maps": (cam_models,),

@@ -176,7 +176,7 @@ def section_requests(section: Callable, study: Study, params: dict, stem: str) -
     return section(**arguments)
 
 
-def notebook_requests(stem: str, study: Study, params: dict) -> list[sections.Request]:
+def notebook_requests(stem: str, study: Study | None, params: dict) -> list[sections.Request]:
     """Every request of notebook ``stem``'s sections (``a2lib.studies.sections.NOTEBOOK_SECTIONS``), in order."""
     if stem not in sections.NOTEBOOK_SECTIONS:
         raise WorkbookError(f"the plan does not know what notebook {stem} trains; list its section functions in "
@@ -287,7 +287,7 @@ def training_plan(profile: str | Profile, only: Sequence[str] | None = None, not
     items: dict[str, PlanItem] = {}
     for path in chosen:
         params = _notebook_parameters(path, injected[path])
-        study = _study({**params["study"], "device": params["device"]}, data_sets)
+        study = _study({**params["study"], "device": params["device"]}, data_sets) if "study" in params else None
         for request in notebook_requests(path.stem, study, params):
             key = config_key(request.config)
             item = items.setdefault(key, PlanItem(request.config, key))

@@ -35,13 +35,14 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bl
 METHOD_COLORS = {
     "baseline": OKABE_ITO["blue"], "exchnet": OKABE_ITO["orange"], "a2net": OKABE_ITO["bluish green"],
     "a2net++": OKABE_ITO["vermillion"], "itq": OKABE_ITO["sky blue"], "sdh": OKABE_ITO["reddish purple"],
-    "dpsh": OKABE_ITO["black"], "hashnet": OKABE_ITO["yellow"], "csq": "#882255", "orthocos": "#999933",
+    "dpsh": OKABE_ITO["black"], "hashnet": "#332288", "csq": "#882255", "orthocos": "#999933",
     "linear": OKABE_ITO["black"], "balltree": OKABE_ITO["sky blue"], "kdtree": OKABE_ITO["reddish purple"],
     "pq": OKABE_ITO["orange"], "hamming": OKABE_ITO["vermillion"], "faiss-binary-flat": OKABE_ITO["blue"],
-    "ce-classifier": "#44AA99",
+    "ce-classifier": "#AA4499",
 }
-"""Hashing methods (Okabe–Ito, then Tol's wine, olive and teal for CSQ, OrthoCos and the cross-entropy control) and
-the search methods of notebook 06."""
+"""Hashing methods (Okabe–Ito, then Tol's indigo, wine, olive and purple for HashNet, CSQ, OrthoCos and the
+cross-entropy control: no yellow, which vanishes on white, and the control far from A²-Net's green) and the search
+methods of notebook 06."""
 METHOD_MARKERS = {"baseline": "o", "exchnet": "s", "a2net": "^", "a2net++": "D", "itq": "v", "sdh": "<",
                   "dpsh": ">", "hashnet": "P", "csq": "X", "orthocos": "h", "ce-classifier": "*"}
 """One marker per method, so lines stay apart without colour."""
@@ -58,6 +59,16 @@ LEGEND_INCHES = 0.45
 LEGEND_COLUMNS, LEGEND_ROW_HEIGHT = 4, 0.07
 """Figure legends below the panels: entries per row, and the share of the figure height a row takes."""
 CI_LABEL = "95% confidence interval"
+PANEL_HEIGHT = 3.2
+"""Inches per row of ``training_curves`` panels."""
+SHARE_REFERENCE = 0.01
+"""The 1% line of trunk-gradient shares: a term below it barely acts (``studies.comparison.INERT_SHARE``)."""
+SHARE_FLOOR = 1e-4
+"""The lowest share a log-scale share panel shows (a share of exactly 0 sits on it)."""
+BIT_ROW_INCHES = 0.12
+"""Height of one bit's row in ``bit_attribute_heatmap`` (its labels are sparse, so rows can be thin)."""
+MAX_BIT_LABELS = 16
+"""``bit_attribute_heatmap`` labels every k-th bit so that at most this many bit labels show."""
 CAPSIZE = 4
 FONT_SIZE, TICK_SIZE, TITLE_SIZE = 10, 9, 11
 STAMP_SIZE = 7
@@ -161,7 +172,8 @@ def _same_length(what: str, **sequences: Sequence) -> int:
     return next(iter(lengths.values()))
 
 
-def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label, ylabel, xlabel, ylim, title):
+def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label, ylabel, xlabel, ylim, title,
+          ci_label=CI_LABEL):
     """One panel of ``bar_with_ci``."""
     from matplotlib.lines import Line2D
 
@@ -172,7 +184,7 @@ def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label
     for bar, detail in zip(bars, details):
         bar.set_hatch("//" if detail is not None and detail in hatched else "")
     ax.set_xticks(range(count), labels)
-    handles = [Line2D([], [], color="0.2", marker="|", markersize=10, linestyle="none", label=CI_LABEL)]
+    handles = [Line2D([], [], color="0.2", marker="|", markersize=10, linestyle="none", label=ci_label)]
     if reference is not None:
         handles.append(ax.axhline(reference, color=REFERENCE_COLOR, ls="--", lw=1, label=reference_label or
                                   f"reference {reference:.3g}"))
@@ -185,18 +197,40 @@ def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label
 def bar_with_ci(methods: Sequence[str], means: Sequence[float], ci95: Sequence[float], *, ylabel: str,
                 details: Sequence | None = None, hatched: Collection = (), reference: float | None = None,
                 reference_label: str | None = None, xlabel: str = "method",
-                ylim: tuple[float, float] | None = (0.0, 1.0), title: str | None = None):
+                ylim: tuple[float, float] | None = (0.0, 1.0), title: str | None = None,
+                interval_label: str = CI_LABEL):
     """Bars of means with 95% confidence intervals (notebooks 01 and 03: activation shares), one per
     ``(method, detail)``: coloured by method, labelled with its display name and the detail (e.g. bits), hatched
-    when the detail is in ``hatched``; ``reference`` draws a dashed horizontal line (e.g. chance) in the legend."""
+    when the detail is in ``hatched``; ``reference`` draws a dashed horizontal line (e.g. chance) in the legend;
+    ``interval_label`` says in the legend what the interval is over (images of one model, or seeds)."""
     import matplotlib.pyplot as plt
 
     details = [None] * len(methods) if details is None else list(details)
     count = _same_length("bar_with_ci", methods=methods, means=means, ci95=ci95, details=details)
     fig, ax = plt.subplots(figsize=(1.1 * count + 2, 3.8))
     _bars(ax, list(methods), list(means), list(ci95), details, hatched, reference, reference_label, ylabel, xlabel,
-          ylim, title)
+          ylim, title, interval_label)
     return fig
+
+
+def block_share_bars(shares: Mapping[str, Mapping[str, float]], *, images: int, seed: int | None = None,
+                     block: str = "complex", area_share: float | None = 0.5, title: str | None = None):
+    """Notebook 01's Grad-CAM share on one dominoes block: ``shares["<method> / <bits>"] = {mean, ci95}`` over
+    ``images`` test images of one trained model per method (``seed``). The title states the measured order, the
+    legend that the interval is over images of one model (not over retraining), and ``area_share`` (the block's
+    share of the image, 0.5 for dominoes) is drawn as what a map spread evenly would score."""
+    keys = list(shares)
+    methods = [key.split(" / ")[0] for key in keys]
+    details = [f"{key.split(' / ')[1]} bits" if " / " in key else None for key in keys]
+    model = "one trained model" + ("" if seed is None else f" (seed {seed})")
+    ordered = ranking({f"{display_name(m)}" + (f" {d}" if d and len(set(details)) > 1 else ""): shares[k]["mean"]
+                       for k, m, d in zip(keys, methods, details)})
+    return bar_with_ci(methods, [shares[k]["mean"] for k in keys], [shares[k]["ci95"] for k in keys],
+                       details=details, ylabel=f"share of Grad-CAM on the {block} block", reference=area_share,
+                       reference_label=None if area_share is None else "a map spread evenly (the block's area)",
+                       title=textwrap.fill(title or f"Grad-CAM share on the {block} block: {ordered}",
+                                           TITLE_MIN_CHARS + TITLE_CHARS_PER_INCH * len(keys)),
+                       interval_label=f"95% interval over {images} test images of {model}")
 
 
 def measure_bars(rows: Sequence[Mapping], panels: Mapping[str, Mapping], *, title: str | None = None,
@@ -251,14 +285,23 @@ def _ordered(names: Iterable[str]) -> list[str]:
     return known + [n for n in names if n not in known]
 
 
+def _runs_note(seeds: int | None) -> str:
+    return "each line is one training run" + ("" if seeds is None else f" (seed {seeds})")
+
+
 def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
-                    title: str | None = None, ylim: tuple[float, float] | None = None):
+                    title: str | None = None, ylim: tuple[float, float] | None = None, seeds: int | None = None,
+                    chance: float | None = None, chance_label: str | None = None, reference: float | None = None,
+                    reference_label: str | None = None, yscale: str = "linear", sharey: bool = False):
     """Training curves (notebook 02): one row of panels per logged quantity, one column per code length (each
     panel its own y axis: 12- and 48-bit losses differ in scale; with one code length the quantities fill rows of
     ``WRAP_COLUMNS`` panels), one line per method in its colour. ``records`` are
     ``{run, iteration, quantity, value}`` (``studies.comparison.history_records`` or ``gradient_share_records``),
     ``run`` a ``(method, bits)`` key. Panels are titled "<quantity>, <bits> bits"; the y label is ``ylabel`` or the
-    quantity; ``ylim`` gives every panel the same y range (e.g. (0, 1) for mAPs compared across panels)."""
+    quantity; ``ylim`` gives every panel the same y range (e.g. (0, 1) for mAPs compared across panels), ``sharey``
+    one computed range. The x axis starts at iteration 0 (before training); the title says that each line is one
+    training run (of ``seeds``, the seed, when given). ``chance`` (dotted) and ``reference`` (dashed) draw a
+    horizontal line in every panel; ``yscale="log"`` shows values down to ``SHARE_FLOOR``."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -274,7 +317,9 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
     panels = [(quantity, bits) for quantity in quantities for bits in bits_list]
     ncols = len(bits_list) if len(bits_list) > 1 else min(len(panels), WRAP_COLUMNS)
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.5 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, PANEL_HEIGHT * nrows), squeeze=False)
+    last = max(i for lines in series.values() for points in lines.values() for i, _ in points)
+    drawn = []
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (quantity, bits) in zip(axes.flat, panels):
@@ -284,24 +329,49 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
             continue
         for method in [m for m in METHOD_ORDER if m in lines] + [m for m in lines if m not in METHOD_ORDER]:
             x, y = zip(*sorted(lines[method]))
+            if yscale == "log":
+                y = [max(value, SHARE_FLOOR) for value in y]
             ax.plot(x, y, marker=METHOD_MARKERS.get(method, "o"), markersize=4, color=method_color(method),
                     label=display_name(method))
+        if chance is not None:
+            ax.axhline(chance, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2,
+                       label=chance_label or f"chance ≈ {chance:.3g}")
+        if reference is not None:
+            ax.axhline(reference, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
+                       label=reference_label or f"reference {reference:.3g}")
         ax.set(xlabel=xlabel, ylabel=ylabel or quantity_label(quantity),
                title=textwrap.fill(quantity_label(quantity) + ("" if bits is None else f", {bits} bits"),
                                    PANEL_TITLE_WIDTH))
+        ax.set_yscale(yscale)
         if ylim is not None:
             ax.set_ylim(*ylim)
+        ax.set_xlim(-0.3, last + 0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        drawn.append(ax)
+    if sharey and ylim is None:
+        low = min(ax.get_ylim()[0] for ax in drawn)
+        high = max(ax.get_ylim()[1] for ax in drawn)
+        for ax in drawn:
+            ax.set_ylim(max(low, SHARE_FLOOR / 2) if yscale == "log" else low, high)
     handles = {}
     for ax in axes.flat:
         handles.update(zip(*reversed(ax.get_legend_handles_labels())))
     top = 1 - LEGEND_INCHES / fig.get_figheight()
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=len(handles),
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=min(len(handles), LEGEND_COLUMNS + 2),
                bbox_to_anchor=(0.5, top))
-    if title:
-        fig.suptitle(title, y=1.0, va="bottom")
+    note = _runs_note(seeds)
+    fig.suptitle(f"{title}\n({note})" if title else note[0].upper() + note[1:], y=1.0, va="bottom")
     fig.tight_layout(rect=(0, 0, 1, top))
     return fig
+
+
+def gradient_share_curves(records: Iterable[Mapping], *, title: str | None = None, seeds: int | None = None):
+    """Each loss term's share of the trunk gradient per outer iteration (notebook 02's ``gradient_share_records``)
+    on one log y scale shared by every panel, so that 0.002 does not look like 0.9, with the 1% line under which
+    a term barely acts."""
+    return training_curves(records, ylabel="trunk-gradient share (log)", yscale="log", sharey=True,
+                           reference=SHARE_REFERENCE, reference_label="1%: a term below it barely acts", seeds=seeds,
+                           title=title or "Each loss term's share of the gradient on the shared trunk")
 
 
 def ndcg_curves(curves: Mapping[tuple[str, object], Mapping[int, float]],
@@ -391,7 +461,8 @@ def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Seque
                           percentile: float = HEATMAP_PERCENTILE, title: str | None = None):
     """Bits × attributes heat maps (notebook 04), one panel per method on one colour scale: ``matrices[method]``
     is (bits, attributes), e.g. mutual information. Each panel's bits are sorted by their best attribute (so a code
-    whose bits read attributes shows a staircase), labelled with their bit index; the scale is capped at the
+    whose bits read attributes shows a staircase), every k-th labelled with its bit index (at most
+    ``MAX_BIT_LABELS`` labels); the scale is capped at the
     ``percentile`` of every value shown (said on the colour bar). ``max_attributes`` keeps the attributes with the
     largest value in any method, in their original order."""
     import matplotlib.pyplot as plt
@@ -410,7 +481,9 @@ def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Seque
     shown = np.concatenate([x[:, keep].ravel() for x in arrays.values()])
     vmax = float(np.percentile(shown, percentile)) or float(shown.max()) or 1.0
     bits = max(x.shape[0] for x in arrays.values())
-    fig, axes = plt.subplots(1, len(arrays), figsize=(0.24 * len(keep) * len(arrays) + 2.5, 0.2 * bits + 3),
+    every = math.ceil(bits / MAX_BIT_LABELS)
+    fig, axes = plt.subplots(1, len(arrays), figsize=(0.24 * len(keep) * len(arrays) + 2.5,
+                                                      BIT_ROW_INCHES * bits + 3),
                              squeeze=False)
     last = list(arrays)[-1]
     label = f"{value_label}\n(colours capped at the {percentile:g}th percentile, {vmax:.2f})"
@@ -418,8 +491,9 @@ def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Seque
         rows = _sorted_bits(x[:, keep])
         sns.heatmap(x[rows][:, keep], ax=ax, vmin=0, vmax=vmax, cmap=cmap, cbar=method == last,
                     cbar_kws={"label": label}, xticklabels=[attribute_names[a] for a in keep],
-                    yticklabels=[str(r) for r in rows])
-        ax.set(title=display_name(method), xlabel="attribute", ylabel="bit (sorted by its best attribute)")
+                    yticklabels=[str(r) if i % every == 0 else "" for i, r in enumerate(rows)])
+        ax.set(title=display_name(method), xlabel="attribute",
+               ylabel="bit, sorted by its best attribute" + (f" (one in {every} labelled)" if every > 1 else ""))
         ax.tick_params(axis="x", labelsize=TICK_SIZE, rotation=90)
         ax.tick_params(axis="y", labelsize=TICK_SIZE, rotation=0)
     if title:
@@ -679,7 +753,7 @@ def dose_curves(curves: Mapping[str, Mapping[float, float]], *, xlabel: str, yla
 
 
 __all__ = ["CAM_NORMALISATION", "DOSE_COLORS", "METHOD_COLORS", "METHOD_ORDER", "OKABE_ITO", "STUDIED",
-           "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "block_stretch", "cam_grid", "display_name",
-           "dose_curves", "image_grid",
+           "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "block_share_bars", "block_stretch", "cam_grid",
+           "display_name", "dose_curves", "gradient_share_curves", "image_grid",
            "measure_bars", "method_color", "ndcg_curves", "quantity_label", "query_time_plot", "ranking",
            "retrieval_grid", "save_figure", "style", "to_display", "training_curves", "value_bars"]

@@ -1,5 +1,6 @@
 """The papermill batch runner: ``a2lib run --profile P [--only 01,03] [--device auto|cpu|cuda]``, and the CLI that
-also dispatches ``a2lib plan`` (``a2lib.workbook.plan``) and ``a2lib train`` (``a2lib.workbook.fanout``).
+also dispatches ``a2lib plan`` (``a2lib.workbook.plan``), ``a2lib train`` (``a2lib.workbook.fanout``) and ``a2lib
+book`` (``a2lib.workbook.book``).
 
 A profile (``a2lib/profiles/<name>.yaml`` or any YAML path) sets every notebook's parameters. The runner checks the
 whole request before anything runs (profile, ``--only`` entries, every injected parameter against the notebook's
@@ -300,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--notebooks", default=None, type=Path, help="notebook folder (default: notebooks/)")
         command.add_argument("--tflops", default=None, type=float,
                              help="sustained TFLOP/s assumed for the hours estimate (default 40)")
+    book_p = sub.add_parser("book", help="build a static HTML site of a run's executed notebooks (runs/<profile>/book)")
+    book_p.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} (the run's folder name)")
+    book_p.add_argument("--only", default=None, help="comma-separated notebooks, e.g. 00,01 (default: all)")
+    book_p.add_argument("--out", default=None, type=Path, help="output folder (default runs/<profile>/book)")
+    book_p.add_argument("--export", action="store_true",
+                        help="also copy the executed notebooks, images compressed, to notebooks/executed/<profile>/")
     plan_p, train_p = sub.choices["plan"], sub.choices["train"]
     plan_p.add_argument("--summary", action="store_true", help="print the totals without one row per configuration")
     train_p.add_argument("--executor", default="local", help="local (this machine) | slurm (a cluster)")
@@ -312,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point of ``a2lib`` and ``python -m a2lib`` (``run``, ``plan``, ``train``): 0 done, 1 a
+    """Command-line entry point of ``a2lib`` and ``python -m a2lib`` (``run``, ``plan``, ``train``, ``book``): 0 done, 1 a
     notebook or a training entry failed (reported above), 2 a bad request (one line on stderr, nothing ran), 130
     interrupted by Ctrl-C (one line on stderr: what is kept and how to resume)."""
     args = build_parser().parse_args(argv)
@@ -321,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plan":
             from .plan import plan_command  # imports torch: only for this command
             return plan_command(args.profile, only, args.notebooks, args.tflops, args.summary)
+        if args.command == "book":
+            from .book import book_command
+            return book_command(args.profile, only, args.out, args.export)
         if args.command == "train":
             from .fanout import train_command
             return train_command(args.profile, only, args.notebooks, args.tflops, args.executor, args.gpus,
