@@ -16,6 +16,23 @@ def _session_folders(tmp_path_factory):
     patch.undo()
 
 
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The one smoke run of every notebook in a session (the runner, profile ``smoke``, in a fresh root with its own
+    data and cache): ``(root, the runner's records)``; tests that need its results or cache share it."""
+    from a2lib import workbook
+
+    root = tmp_path_factory.mktemp("smoke-run")
+    patch = pytest.MonkeyPatch()
+    for name, value in (("A2LIB_ROOT", root), ("A2LIB_DATA", root / "data"), ("A2LIB_CACHE", root / "cache")):
+        patch.setenv(name, str(value))
+    try:
+        records = workbook.run("smoke", notebooks_dir=ROOT / "notebooks")
+    finally:
+        patch.undo()
+    return root, records
+
+
 @pytest.fixture(scope="module")
 def one_faiss_thread():
     """faiss's OpenMP threads spin badly on a busy shared machine: one thread for a module, restored after."""

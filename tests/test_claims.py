@@ -233,3 +233,20 @@ def test_the_dose_and_escape_claims_read_the_ends_of_their_curves():
                                                 "smallest p": {"complex-only (blanked)": [0.30, 0.32, 0.31]}}}}}
     (verdict,) = claims.evaluate(_by_id("D-escape"), escape)
     assert verdict.verdict == FAILS
+
+
+def test_a_not_testable_verdict_names_its_cause():
+    one = _verdict(A_ABOVE_B, _results(a=0.9, b=0.1))
+    assert one.cause == claims.ONE_SEED
+    nan = _verdict(A_ABOVE_B, _results(a=[0.9, float("nan")], b=[0.1, 0.2]))
+    assert (nan.verdict, nan.cause) == (NOT_TESTABLE, claims.NAN_SEEDS) and nan.reason.startswith(claims.NAN_SEEDS)
+    all_nan = _verdict(A_ABOVE_B, _results(a=[float("nan"), float("nan")], b=[0.1, 0.2]))
+    assert (all_nan.verdict, all_nan.cause) == (NOT_TESTABLE, claims.NAN_SEEDS)
+    (missing,) = claims.evaluate(_claim(A_ABOVE_B, _number("a"), _number("z")), _results(a=0.5))
+    assert missing.cause == claims.MISSING_KEY
+    (skipped,) = claims.evaluate(_claim(A_ABOVE_B, _number("a"), _number("b")), {NB: {"scores": None}})
+    assert skipped.cause == claims.SKIPPED
+    assert claims.evaluate(_claim(A_ABOVE_B, _number("a"), _number("b")), {})[0].cause == claims.NO_NOTEBOOK
+    assert claims.evaluate_all({}, claims=[_by_id("T3-generic")])[0].cause == claims.ABSENT
+    judged = _verdict(A_ABOVE_B, _results(a=[0.5, 0.52, 0.54], b=[0.4, 0.41, 0.42]))
+    assert judged.cause is None and set(claims.CAUSES) >= {claims.ONE_SEED, claims.NAN_SEEDS, claims.MISSING_KEY}

@@ -81,9 +81,10 @@ def zero_shot_classes(study: Study, unseen_fraction: float) -> tuple[list, list]
     return split.seen_classes, split.unseen_classes
 
 
-def zero_shot_config(study: Study, method: str, bits: int, seen_classes) -> TrainConfig:
-    """``study.config`` trained on the seen classes only (the ``classes`` dataset option of ``a2lib.data.load``)."""
-    config = study.config(method, bits)
+def zero_shot_config(study: Study, method: str, bits: int, seen_classes, seed: int | None = None) -> TrainConfig:
+    """``study.config`` (at ``seed``, default the study's) trained on the seen classes only (the ``classes`` dataset
+    option of ``a2lib.data.load``)."""
+    config = study.config(method, bits, seed=seed)
     config.dataset_options = {**config.dataset_options, "classes": sorted(int(c) for c in seen_classes)}
     return config
 

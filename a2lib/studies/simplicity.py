@@ -32,6 +32,7 @@ from ..inference import binary, encode_dataset
 from ..probes import probe_accuracy
 from ..train import MONITOR_PREFIX, TrainResult
 from .claims import difference, interval
+from .records import dose_end
 from .setup import Study
 
 TEST_SETS = (
@@ -304,8 +305,8 @@ def dose_response(scores: Mapping[tuple, Mapping[str, float]], dose: str = "η",
     doses = sorted(by_dose)
     table = {f"{level:g}": {test: _per_seed(values) for test, values in by_dose[level].items()} for level in doses}
     onset = fall_onset(doses, [np.mean(by_dose[level]["both"]) for level in doses], tolerance)
-    return {"map": table, "ends": {f"smallest {dose}": table[f"{doses[0]:g}"],
-                                   f"largest {dose}": table[f"{doses[-1]:g}"]},
+    return {"map": table, "ends": {dose_end("smallest", dose): table[f"{doses[0]:g}"],
+                                   dose_end("largest", dose): table[f"{doses[-1]:g}"]},
             "fall_onset": onset}
 
 

@@ -2,8 +2,8 @@
 running them (``a2lib plan --profile P [--only 02,03]``), and what each costs.
 
 ``training_plan`` builds each chosen notebook's ``Study`` from its parameters (the notebook's defaults overridden by
-the profile's block, as papermill injects them) and asks it for the configs that notebook's cells train
-(``NOTEBOOK_REQUESTS``: one function per notebook, mirroring its cells; ``tests/test_notebooks.py`` checks the
+the profile's block, as papermill injects them) and calls the section functions that notebook trains through
+(``a2lib.studies.sections.NOTEBOOK_SECTIONS``, the same calls its cells make; ``tests/test_notebooks.py`` checks the
 ``smoke`` plan against the cache entries a smoke run of every notebook creates). ITQ/SDH stand for the BASELINE
 they are fitted on. Configs are deduplicated by ``config_key``; where the data set is present (``data_root``) each
 item also has its cache entry (``entry_key``: config and data fingerprint) and is marked cached when that entry
@@ -39,8 +39,7 @@ from ..data.registry import DataFacts, published_facts
 from ..data.transforms import PAPER_IMAGE, PAPER_KINDS, PAPER_SIZE
 from ..losses import LossWeights
 from ..models import build
-from ..studies import Study, comparison, simplicity
-from ..studies.setup import SHALLOW_METHODS, SHALLOW_REFERENCE
+from ..studies import Study, sections
 from ..train import TrainConfig, config_key, entry_dir, split_validation
 from ..train.cache import CONFIG_NAME
 from .errors import WorkbookError
@@ -159,94 +158,31 @@ def _replace(study: Study, **changes) -> Study:
     return _study({**dataclasses.asdict(study), **changes}, study.data_sets)
 
 
-Request = tuple[str, TrainConfig]
-"""What a notebook asks the cache for: (why, the config)."""
+def section_requests(section: Callable, study: Study, params: dict, stem: str) -> list[sections.Request]:
+    """``section``'s requests as the notebook ``stem`` asks for them: ``study`` (``studies``: the study and one per
+    extra data set, absent ones as stand-ins) and the notebook's parameters named as its other arguments."""
+    arguments = {}
+    for name in inspect.signature(section).parameters:
+        if name == "study":
+            arguments[name] = study
+        elif name == "studies":
+            arguments[name] = {study.dataset: study, **sections.extra_studies(study, params.get("extra_datasets", {}),
+                                                                           _replace)}
+        elif name in params:
+            arguments[name] = params[name]
+        else:
+            raise WorkbookError(f"notebook {stem} has no parameter {name!r}, which its section "
+                                f"a2lib.studies.sections.{section.__name__} needs; add it to its parameters cell")
+    return section(**arguments)
 
 
-def _config(study: Study, method: str, bits: int, **overrides) -> TrainConfig:
-    """The config ``Study.train(method, bits, **overrides)`` loads or trains (ITQ/SDH: their BASELINE)."""
-    return study.config(SHALLOW_REFERENCE if method in SHALLOW_METHODS else method, bits, **overrides)
-
-
-def _table(study: Study, methods, bits_list, why: str) -> list[Request]:
-    return [(f"{why} {method}/{bits}", _config(study, method, bits)) for bits in bits_list for method in methods]
-
-
-def _simplicity(study: Study, p: dict) -> list[Request]:
-    """Notebook 01: every method on the training variant once per seed (with the learning-curve monitors), BASELINE
-    on the complex block alone, A²-Net++ at each η of the dose response and BASELINE at each escape fraction p."""
-    variant, bits, monitors = p["train_variant"], p["bits_list"][-1], simplicity.MONITORS
-    requests = [(f"table 1 {m}/{b} seed {s}", _config(study, m, b, seed=s, variant=variant, monitors=monitors))
-                for s in p["seeds"] for b in p["bits_list"] for m in p["methods"]]
-    requests += [(f"reference baseline/{b} complex-only", _config(study, "baseline", b, variant="complex-only"))
-                 for b in p["bits_list"]]
-    requests += [(f"dose response eta {eta:g} seed {s}", _config(study, "a2net++", bits, eta=float(eta), seed=s,
-                                                                  variant=variant, monitors=monitors))
-                 for eta in p["eta_values"] for s in p["eta_seeds"]]
-    requests += [(f"escape p {fraction:g} seed {s}", _config(
-        study, "baseline", bits, seed=s, variant=variant, dataset_options=simplicity.escape_options(fraction),
-        monitors=monitors)) for fraction in p["escape_fractions"] for s in p["escape_seeds"]]
-    return requests
-
-
-def _training(study: Study, p: dict) -> list[Request]:
-    """Notebook 02: methods x bits on its data set and each extra one, Table 7, the η sweep (η = 0: A²-Net),
-    zero-shot (each left out when its parameter is None / empty)."""
-    studies = {study.dataset: study}
-    for name, overrides in p["extra_datasets"].items():
-        studies[name] = _replace(study, dataset=name, dataset_options={},
-                                 train_options={**study.train_options, **overrides})
-    requests = []
-    for name, run in studies.items():
-        requests += _table(run, p["methods"], p["bits_list"], f"table 2 {name}")
-        requests += _table(run, p["other_methods"], p["other_bits"], f"table 2 {name}")
-    if p["ablation_bits"] is not None:
-        requests += [(f"table 7 {step}", config)
-                     for step, config in comparison.ablation_configs(study, p["ablation_bits"]).items()]
-    if p["eta_values"]:
-        requests.append(("eta 0 (A²-Net)", _config(study, "a2net", p["eta_bits"])))
-        requests += [(f"eta {eta}", _config(study, "a2net++", p["eta_bits"], eta=eta)) for eta in p["eta_values"]]
-    if p["zero_shot_methods"]:
-        seen, _ = comparison.zero_shot_classes(study, p["unseen_fraction"])
-        requests += [(f"table 4 {m}/{b}", comparison.zero_shot_config(study, m, b, seen))
-                     for b in p["zero_shot_bits"] for m in p["zero_shot_methods"]]
-    return requests
-
-
-def _at_bits(option: str) -> Callable[[Study, dict], list[Request]]:
-    """Notebooks 03 and 04: every method at ``p[option]`` bits, else the longest of ``bits_list``."""
-    def requests(study: Study, p: dict) -> list[Request]:
-        return _table(study, p["methods"], [p.get(option) or max(p["bits_list"])], "shown")
-    return requests
-
-
-def _ndcg(study: Study, p: dict) -> list[Request]:
-    """Notebook 05: the methods x bits of Table 2 (and the other methods) on the study's data set."""
-    return _table(study, p["methods"], p["bits_list"], "table 8") + _table(study, p["other_methods"],
-                                                                          p["other_bits"], "table 8")
-
-
-def _efficiency(study: Study, p: dict) -> list[Request]:
-    """Notebook 06: the one model whose features and codes are timed."""
-    return [(f"timed {p['model_name']}/{p['bits']}", _config(study, p["model_name"], p["bits"]))]
-
-
-def _nothing(study: Study | None, p: dict) -> list[Request]:
-    """Notebook 00: its toy runs train outside the model cache (``a2lib.fit(..., cache=False)``)."""
-    return []
-
-
-NOTEBOOK_REQUESTS: dict[str, Callable[[Study, dict], list[Request]]] = {
-    "00_deep_hashing_in_ten_minutes": _nothing,
-    "01_simplicity_bias": _simplicity,
-    "02_training": _training,
-    "03_activation_maps": _at_bits("cam_bits"),
-    "04_attribute_galleries": _at_bits("gallery_bits"),
-    "05_ndcg_attribute_matching": _ndcg,
-    "06_retrieval_efficiency": _efficiency,
-}
-"""What each notebook's cells train, as configs of its ``Study`` and its parameters (a notebook that trains
-nothing maps to a function returning [])."""
+def notebook_requests(stem: str, study: Study | None, params: dict) -> list[sections.Request]:
+    """Every request of notebook ``stem``'s sections (``a2lib.studies.sections.NOTEBOOK_SECTIONS``), in order."""
+    if stem not in sections.NOTEBOOK_SECTIONS:
+        raise WorkbookError(f"the plan does not know what notebook {stem} trains; list its section functions in "
+                            "a2lib.studies.sections.NOTEBOOK_SECTIONS")
+    return [item for section in sections.NOTEBOOK_SECTIONS[stem] for item in section_requests(section, study, params,
+                                                                                              stem)]
 
 
 @dataclass
@@ -350,14 +286,12 @@ def training_plan(profile: str | Profile, only: Sequence[str] | None = None, not
     data_sets = _DataSets(Path(data_root or folders.data_root()), Path(cache_dir or folders.cache_root()))
     items: dict[str, PlanItem] = {}
     for path in chosen:
-        if path.stem not in NOTEBOOK_REQUESTS:
-            raise WorkbookError(f"the plan does not know what notebook {path.stem} trains; add a function for it to "
-                                "a2lib.workbook.plan.NOTEBOOK_REQUESTS")
         params = _notebook_parameters(path, injected[path])
         study = _study({**params["study"], "device": params["device"]}, data_sets) if "study" in params else None
-        for why, config in NOTEBOOK_REQUESTS[path.stem](study, params):
-            item = items.setdefault(config_key(config), PlanItem(config, config_key(config)))
-            item.requests.append(f"{path.stem[:2]} {why}")
+        for request in notebook_requests(path.stem, study, params):
+            key = config_key(request.config)
+            item = items.setdefault(key, PlanItem(request.config, key))
+            item.requests.append(f"{path.stem[:2]} {request.why}")
     memo: dict | None = {} if cost else None
     for item in tqdm(items.values(), desc=f"planning {prof.name}", unit="config", leave=False):
         _price(item, data_sets, memo)
@@ -418,5 +352,5 @@ def plan_command(profile: str, only: Sequence[str] | None, notebooks_dir: Path |
     return 0
 
 
-__all__ = ["ASSUMED_TFLOPS", "DataFacts", "NOTEBOOK_REQUESTS", "PUBLISHED_DATA", "Plan", "PlanItem", "check_tflops",
+__all__ = ["ASSUMED_TFLOPS", "DataFacts", "notebook_requests", "section_requests", "PUBLISHED_DATA", "Plan", "PlanItem", "check_tflops",
            "format_plan", "plan_command", "plan_hours", "training_plan"]

@@ -222,35 +222,28 @@ def _pivot(cells: Mapping[tuple, Any], rows: Sequence, columns: Sequence, header
     return markdown_table(table, [*headers, *(display_name(c) for c in columns)])
 
 
-def _split_keys(tree: Mapping, size: int) -> Iterator[tuple[list[str], Any]]:
-    for key, value in tree.items():
-        parts = str(key).split("/")
-        if len(parts) == size:
-            yield parts, value
-
-
 def results_tables(results: Mapping[str, dict]) -> str:
-    """Markdown of the run's main numbers: Table 1 (notebook 01), Table 2 (02) and NDCG@20 (05), where present."""
-    from ..studies.paper import PAPER_METHODS
+    """Markdown of the run's main numbers: Table 1 (notebook 01), Table 2 (02) and NDCG@20 (05), where present (read
+    through their ``a2lib.studies.records``)."""
+    from ..studies import records
+    from ..studies.paper import PAPER_METHODS, TABLE8_K
 
     blocks = []
     if TABLE1_RESULTS in results:
-        cells = {((int(bits), test), method): value
-                 for (method, bits, test), value in _split_keys(results[TABLE1_RESULTS].get("table1_map", {}), 3)}
+        cells = {((int(r.bits), r.test), r.method): r.map for r in records.Table1Map.read(results[TABLE1_RESULTS])}
         rows = sorted(dict.fromkeys(row for row, _ in cells), key=lambda r: r[0])
         methods = [m for m in PAPER_METHODS if any(c == m for _, c in cells)]
         blocks.append("Table 1 (notebook 01, tie-aware mAP):\n\n" + _pivot(cells, rows, methods,
                                                                            ["bits", "test data"]))
     if TABLE2_RESULTS in results:
-        cells = {((dataset, int(bits)), method): entry["map"] for (dataset, bits, method), entry in
-                 _split_keys(results[TABLE2_RESULTS].get("table2", {}), 3) if isinstance(entry, Mapping)}
+        cells = {((r.dataset, int(r.bits)), r.method): r.map for r in records.Table2Map.read(results[TABLE2_RESULTS])}
         rows = sorted({row for row, _ in cells})
         methods = [m for m in PAPER_METHODS if any(c == m for _, c in cells)]
         blocks.append("Table 2 (notebook 02, tie-aware mAP):\n\n" + _pivot(cells, rows, methods,
                                                                            ["data set", "bits"]))
     if TABLE8_RESULTS in results:
-        cells = {((int(bits),), method): scores["@20"] for (method, bits), scores in
-                 _split_keys(results[TABLE8_RESULTS].get("ndcg", {}), 2) if bits.isdigit() and "@20" in scores}
+        cells = {((r.bits,), r.method): r.ndcg for r in records.Ndcg.read(results[TABLE8_RESULTS])
+                 if isinstance(r.bits, int) and r.k == TABLE8_K and r.ndcg is not None}
         rows = sorted({row for row, _ in cells})
         methods = [m for m in PAPER_METHODS if any(c == m for _, c in cells)]
         blocks.append("NDCG@20 of attribute matching (notebook 05):\n\n" + _pivot(cells, rows, methods, ["bits"]))
