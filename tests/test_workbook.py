@@ -364,7 +364,7 @@ def test_ctrl_c_between_short_cells_still_stops_the_run(root, tmp_path):
     import nbformat
 
     started = tmp_path / "started"
-    parameters = nbformat.v4.new_code_cell(f'profile = "fx"\ndevice = "cpu"\nstarted = ""')
+    parameters = nbformat.v4.new_code_cell('profile = "fx"\ndevice = "cpu"\nstarted = ""')
     parameters.metadata["tags"] = ["parameters"]
     book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                              "language": "python"}})

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 from ..studies.paper import display_name
 from .paths import figures_dir
@@ -450,7 +451,6 @@ def _ndcg_dots(ax, curves, references, k: int) -> None:
 def _sorted_bits(matrix) -> "np.ndarray":
     """Row order that groups bits by their best attribute (in attribute order), strongest first within a group, and
     puts bits that carry nothing last."""
-    import numpy as np
 
     strongest = matrix.max(1)
     return np.lexsort((-strongest, matrix.argmax(1), strongest <= 0))
@@ -466,7 +466,6 @@ def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Seque
     ``percentile`` of every value shown (said on the colour bar). ``max_attributes`` keeps the attributes with the
     largest value in any method, in their original order."""
     import matplotlib.pyplot as plt
-    import numpy as np
     import seaborn as sns
 
     arrays = {m: np.asarray(x, dtype=float) for m, x in matrices.items()}
@@ -532,7 +531,6 @@ def query_time_plot(rows: Iterable[Mapping], real_rows: Iterable[Mapping] = (), 
 
 def to_display(image) -> "np.ndarray":
     """A CxHxW tensor (values in [0, 1], or ImageNet-normalised) as an HxWxC array in [0, 1] for imshow."""
-    import numpy as np
 
     array = image.detach().cpu().float().numpy() if hasattr(image, "detach") else np.asarray(image, dtype=float)
     if array.ndim == 3 and array.shape[0] in (1, 3):
@@ -546,7 +544,6 @@ def to_display(image) -> "np.ndarray":
 def block_stretch(image, blocks: int = 2, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> "np.ndarray":
     """``to_display`` with each of ``blocks`` horizontal bands contrast-stretched on its own (its ``percentiles``
     to black and white): the dim texture block of a domino becomes visible beside the bright digit. Display only."""
-    import numpy as np
 
     array = np.array(to_display(image), dtype=float)
     for band in np.array_split(np.arange(array.shape[0]), blocks):
@@ -567,7 +564,6 @@ def image_grid(images, titles=None, ncols: int = 8, overlays=None, cell: float =
     over the image in grey, and a colour bar labelled ``colorbar_label`` when given. ``display`` turns an image into
     an array to show (``block_stretch`` for dominoes). Returns the figure."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     count = len(images)
     nrows = int(np.ceil(count / ncols))
@@ -621,7 +617,6 @@ def cam_grid(images, maps: Mapping[str, object], *, by: str = "row", boundary: f
     ``by="column"``: one column per image, the input in the first row (tall images such as dominoes).
     ``boundary`` draws a dashed line at that fraction of the height (the dominoes' block boundary)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     if by not in ("row", "column"):
         raise ValueError(f"cam_grid by={by!r}: choose 'row' (one row per image) or 'column'")
@@ -669,7 +664,6 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
     ``queries``: n images; ``retrieved``: n sequences of k images; ``correct``: (n, k) booleans. Returns the figure.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     correct = np.asarray(correct, dtype=bool)
     nrows, k = correct.shape
