@@ -10,6 +10,7 @@ Usage: python benchmarks/term_shares.py [--seeds 0] [--bits 32] [--root data] [-
 import argparse
 import dataclasses
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -78,7 +79,7 @@ if __name__ == "__main__":
              "setting); the training diagnostic's fixed batch. `element_mean`: the public code's means (default); "
              "`per_image`: each norm summed per item; `sum`: Eq. (15) as printed (every term summed, hashing over "
              "all n x N pairs). The end-of-training model was trained with the default reading.", "",
-             f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`; machine score "
+             f"Command: `python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}`; machine score "
              f"{args.score}; training seconds per seed: "
              + ", ".join(f"{s}: {m['training_seconds']:.0f}" for s, m in by_seed.items()), "",
              "## At initialisation", "", *table(by_seed, "init"), "",
