@@ -5,8 +5,10 @@ bits; synth-birds: ``quick``, 48 bits) twice from the same seed, one on the refe
 (``a2lib.speed.reference_paths``) and one on the fast paths, then times one step of each in turn, alternating
 which goes first, so that the load of a shared machine falls on both alike. Reports the median images/s of each and
 the median of the paired ratios (fast / reference), with the machine score and ``uptime`` before and after.
+With ``--maps`` it also trains each method briefly (``MAP_TRAINING``) from seeds 0-2 on both paths and reports the
+test mAP of each and their paired differences: the fast paths change rounding, not what is learned.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_speed.py [--pairs 15] [--threads 1] [--out benchmarks/bench_speed.md]
+    OMP_NUM_THREADS=1 python benchmarks/bench_speed.py [--pairs 15] [--threads 1] [--maps] [--out bench_speed.md]
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ import torch
 from a2lib import machine, recipes, speed
 from a2lib.train.cache import build_model, load_dataset
 from a2lib.train.config import TrainConfig
-from a2lib.train.trainer import Trainer
+from a2lib.evaluate import mean_average_precision
+from a2lib.inference import binary, encode_dataset
+from a2lib.train.trainer import Trainer, dataset_labels, train
 
 SETTINGS = {"synth-dominoes": ("quick-dominoes", 32), "synth-birds": ("quick", 48)}
 """Dataset -> (recipe, bits) of the quick profile's notebooks (01: dominoes; 02-06: birds)."""
@@ -31,6 +35,34 @@ METHODS = ("a2net++", "a2net", "baseline", "exchnet")
 OMEGA = 200
 """Items of the one outer iteration the steps are drawn from (the timed step does not depend on it)."""
 WARMUP = 2
+MAP_TRAINING = {"outer_iterations": 3, "n_samples": 256, "inner_epochs": 1, "eval_every": 3, "lr_decay_at": 2}
+"""The brief training of the mAP check: the quick recipe's model and optimiser, three short outer iterations."""
+MAP_SEEDS = (0, 1, 2)
+
+
+def test_map(method: str, dataset: str, seed: int, fast: bool) -> float:
+    """Test mAP (queries: the test split; database: the learned codes) of a brief training on one path."""
+    recipe, bits = SETTINGS[dataset]
+    r = recipes.get(recipe)
+    config = TrainConfig(dataset=dataset, model=method, bits=bits, backbone=r.backbone,
+                         model_options=r.options_for(method), **{**r.train_options, **MAP_TRAINING}, seed=seed,
+                         grad_diagnostic=False, device="cpu")
+    with (_nothing() if fast else speed.reference_paths()):
+        result = train(build_model(config), load_dataset(config, "train"), config, verbose=False)
+        test = load_dataset(config, "test")
+        queries = binary(encode_dataset(result.model, test, config.eval_batch_size, "cpu"), "query codes")
+    return float(mean_average_precision(queries, result.database_codes(), dataset_labels(test), result.db_labels))
+
+
+def map_rows(methods, datasets) -> list[dict]:
+    rows = []
+    for dataset in datasets:
+        for method in methods:
+            before = [test_map(method, dataset, seed, fast=False) for seed in MAP_SEEDS]
+            after = [test_map(method, dataset, seed, fast=True) for seed in MAP_SEEDS]
+            rows.append({"method": method, "dataset": dataset, "before": before, "after": after,
+                         "diffs": [a - b for a, b in zip(after, before)]})
+    return rows
 
 
 def training_step(method: str, dataset: str, fast: bool):
@@ -99,11 +131,13 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--datasets", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--maps", action="store_true", help="also the mAP check of a brief training, seeds 0-2")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     load_before, score = uptime(), machine.score().images_per_s
     rows = [paired(method, dataset, args.pairs) for dataset in args.datasets for method in args.methods]
+    maps = map_rows(args.methods, args.datasets) if args.maps else []
     load_after = uptime()
     command = "OMP_NUM_THREADS=1 python " + " ".join(["benchmarks/bench_speed.py", *(argv or sys.argv[1:])])
     lines = [f"Made by `{command}` ({args.pairs} interleaved pairs of training steps per row, {args.threads} "
@@ -115,6 +149,14 @@ def main(argv=None) -> None:
     for r in rows:
         lines.append(f"| {r['method']} | {r['dataset']} | {r['before']:.0f} | {r['after']:.0f} | {r['ratio']:.2f}x "
                      f"| {r['low']:.2f}-{r['high']:.2f} |")
+    if maps:
+        lines += ["", f"Test mAP after a brief training ({MAP_TRAINING}, quick recipe otherwise), seeds "
+                      f"{list(MAP_SEEDS)}: reference path / fast path and the paired difference (fast - reference).",
+                  "", "| method | data | mAP reference | mAP fast | paired differences |", "|---|---|---|---|---|"]
+        for r in maps:
+            fmt = lambda values: ", ".join(f"{v:.4f}" for v in values)  # noqa: E731
+            diffs = ", ".join(f"{d:+.4f}" for d in r["diffs"])
+            lines.append(f"| {r['method']} | {r['dataset']} | {fmt(r['before'])} | {fmt(r['after'])} | {diffs} |")
     text = "\n".join(lines)
     print(text)
     if args.out:
