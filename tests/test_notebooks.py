@@ -12,6 +12,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.mark.skipif(not NOTEBOOKS, reason="notebooks/ holds no notebook yet")
+@pytest.mark.slow
 def test_smoke_profile_runs_every_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
     monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))

@@ -320,6 +320,7 @@ def test_an_unwritable_results_folder_is_refused_before_any_notebook_runs(root, 
     assert not (root / "runs" / "fixture").exists() or not any((root / "runs" / "fixture").iterdir())
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp_path):
     """Issue 28: Ctrl-C printed a 58-line ZMQ/KeyboardInterrupt traceback. The signal goes to the runner's
     process group, as a terminal sends it; the notebook says when its long cell has started."""
