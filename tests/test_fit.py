@@ -392,6 +392,7 @@ Fitted.load(sys.argv[1]).save(sys.argv[2])
 
 
 @pytest.mark.parametrize("mode, step, kept", [("two-renames", "moved aside", "old"), ("swap", "published", "new")])
+@pytest.mark.slow
 def test_a_save_killed_while_publishing_leaves_a_folder_that_loads(fitted, tmp_path, mode, step, kept):
     """A kill between the two renames left no folder ("no saved Fitted folder"), the old copy only in a .tmp."""
     folder = fitted.save(tmp_path / "model")

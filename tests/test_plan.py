@@ -40,6 +40,7 @@ def test_smoke_plan_holds_each_configuration_once_with_every_request(smoke_plan)
     assert all(item.image_passes > 0 and item.train_flops > 0 for item in smoke_plan.items)
 
 
+@pytest.mark.slow
 def test_full_plan_without_its_data_is_built_from_the_published_facts(tmp_path):
     plan = training_plan("full", notebooks_dir=NOTEBOOKS, data_root=tmp_path, cache_dir=tmp_path / "cache",
                          cost=False)
@@ -91,6 +92,7 @@ def test_slurm_without_sbatch_says_where_to_run_it(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
+@pytest.mark.slow
 def test_local_executor_trains_the_missing_entries_with_two_workers_then_the_notebook_trains_nothing(
         tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from a2lib import workbook
+from a2lib import machine, workbook
 from a2lib.folders import CACHE_ENV, DATA_ENV
 from a2lib.workbook import paths
 from a2lib.workbook.results import RUN_ENV
@@ -22,6 +22,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def root(tmp_path, monkeypatch):
     monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def short_machine_score(monkeypatch):
+    """The runner measures the machine score at the start of every run: two steps here, not the full seconds."""
+    monkeypatch.setattr(machine, "SCORE_STEPS", 2)
+    monkeypatch.setattr(machine, "SCORE_REPEATS", 1)
 
 
 def _profile(tmp_path, text):
@@ -40,8 +47,9 @@ def test_runs_in_order_injects_parameters_and_summarises(root, capsys):
     assert "| 01_fixture | answer | 63 |" in summary
     assert "| 02_second | metrics.map | 0.5 |" in summary
     assert summary in capsys.readouterr().out
-    assert set(json.loads((root / "results/fixture/timings.json").read_text())["notebooks"]) == {"01_fixture",
-                                                                                                 "02_second"}
+    timings = json.loads((root / "results/fixture/timings.json").read_text())
+    assert set(timings["notebooks"]) == {"01_fixture", "02_second"}
+    assert timings["machine"]["score_images_per_s"] > 0 and timings["machine"]["cpu_model"]
     assert not (root / "runs/fixture/timings.json").exists()  # one timings file, beside the results
 
 
@@ -312,6 +320,7 @@ def test_an_unwritable_results_folder_is_refused_before_any_notebook_runs(root, 
     assert not (root / "runs" / "fixture").exists() or not any((root / "runs" / "fixture").iterdir())
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp_path):
     """Issue 28: Ctrl-C printed a 58-line ZMQ/KeyboardInterrupt traceback. The signal goes to the runner's
     process group, as a terminal sends it; the notebook says when its long cell has started."""
@@ -319,7 +328,8 @@ def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp
     profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_sleep: {{started: '{started}'}}\n")
     runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
                                str(FIXTURES / "interrupt")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True, env={**os.environ, "A2LIB_ROOT": str(root)})
+                              text=True, start_new_session=True,
+                              env={**os.environ, "A2LIB_ROOT": str(root), machine.NO_SCORE_ENV: "1"})
     try:
         deadline = time.monotonic() + STARTUP_S
         while not (started.exists() and started.read_text()) and time.monotonic() < deadline:

@@ -36,7 +36,7 @@ from .errors import WorkbookError
 from .notebooks import PREFIX_LENGTH, discover_notebooks, notebook_parameters, plan_parameters, select_notebooks
 from .preflight import check_output_folders
 from .profiles import PROFILES, Profile, load_profile
-from .results import FAILED, OK, RUN_ENV, new_run_id, write_summary, write_timings
+from .results import FAILED, OK, RUN_ENV, machine, new_run_id, write_summary, write_timings
 
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
@@ -240,6 +240,7 @@ def run(
     out_dir = paths.runs_dir(prof.name)
     run_id = new_run_id()
     cached_before = cache_entries()
+    box = machine(measure=True)  # the machine score, measured before the notebooks load the CPU
 
     records: list[NotebookRun] = []
     kernels: list = []
@@ -268,7 +269,7 @@ def run(
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
                 _report_failure(path.stem, output, err)
-                _finish(records, prof.name, run_id, cached_before)
+                _finish(records, prof.name, run_id, cached_before, box)
                 raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
             records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
             tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
@@ -276,7 +277,7 @@ def run(
                 bar.close()
                 raise _interrupted(profile, path, output, records, plan, finished=True)
     bar.close()
-    _finish(records, prof.name, run_id, cached_before)
+    _finish(records, prof.name, run_id, cached_before, box)
     return records
 
 
@@ -288,8 +289,9 @@ def cache_entries() -> int:
     return sum(1 for p in root.iterdir() if p.is_dir() and "." not in p.name) if root.is_dir() else 0
 
 
-def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int) -> None:
-    """Print and save the timings, then write and print the summary of this run's results."""
+def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int, box: dict) -> None:
+    """Print and save the timings (with the machine ``box`` measured at the start), then write and print the summary
+    of this run's results."""
     total = sum(r.seconds for r in records)
     print("\n| notebook | status | wall time (s) |\n|---|---|---|")
     for r in records:
@@ -297,7 +299,7 @@ def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before
     print(f"| total | | {total:.1f} |\n")
     statuses = {r.name: OK if r.ok else FAILED for r in records}
     write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses,
-                  {"before": cached_before, "after": cache_entries()})
+                  {"before": cached_before, "after": cache_entries()}, box)
     table, summary = write_summary(profile, run_id, statuses)
     print(table)
     print(f"summary written to {summary}")
