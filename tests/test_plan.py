@@ -137,9 +137,12 @@ def test_the_quick_plan_is_exactly_what_the_notebooks_section_functions_ask_for(
         "06_retrieval_efficiency": ["timed"]}
     every = [request for found in spied.values() for request in found]
     assert {item.key for item in plan.items} == {config_key(request.config) for request in every}
-    # quick: 4 methods x 3 seeds and the complex-block reference x 3 seeds in 01, 8 Table 2 models in 02
-    assert sum(r.why.startswith("reference baseline/32 complex-only") for r in spied["01_simplicity_bias"]) == 3
-    assert sum(r.why.startswith("table 2 synth-birds") for r in spied["02_training"]) == 10
+    # one complex-block reference per seed of notebook 01; the four methods of Table 2 (plus ITQ and SDH, when
+    # the profile has them, on BASELINE's features) in 02
+    seeds = workbook.load_profile("quick").notebooks["01_simplicity_bias"]["seeds"]
+    other = workbook.load_profile("quick").notebooks["02_training"]["other_methods"]
+    assert sum(r.why.startswith("reference baseline/32 complex-only") for r in spied["01_simplicity_bias"]) == len(seeds)
+    assert sum(r.why.startswith("table 2 synth-birds") for r in spied["02_training"]) == 4 + len(other)
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)

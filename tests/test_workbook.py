@@ -125,7 +125,7 @@ def test_malformed_profile_is_one_line_naming_file_and_problem(root, tmp_path, c
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, extends, notebooks; it holds a list"),
+    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, train_workers, extends, notebooks; it holds a list"),
     ("name: fx\nnotebooks: [01_fixture]\n", "'notebooks' must map each notebook name to a mapping"),
     ("name: fx\nnotebooks:\n  01_fixture: 3\n", "(not so for 01_fixture)"),
 ])
@@ -151,13 +151,21 @@ def test_a_profile_that_extends_itself_is_refused(tmp_path):
         workbook.load_profile(str(loop))
 
 
-def test_extended_is_quick_plus_what_does_not_fit_its_budget():
+def test_extended_is_the_reproduction_run_quick_is_its_budgeted_subset():
+    """Every comparison of trained models has three seeds in extended; quick keeps what fits its budget."""
     quick, extended = workbook.load_profile("quick"), workbook.load_profile("extended")
-    assert extended.notebooks["01_simplicity_bias"] == quick.notebooks["01_simplicity_bias"]
+    assert quick.train_workers == extended.train_workers == 2
+    for name, block in extended.notebooks.items():
+        for key in ("seeds", "eta_seeds", "escape_seeds"):
+            if key in block:
+                assert len(block[key]) >= 3, (name, key)
+    assert quick.notebooks["01_simplicity_bias"]["seeds"] == [0, 1]
     assert quick.notebooks["02_training"]["bits_list"] == [48]
     assert extended.notebooks["02_training"]["bits_list"] == [12, 48]
     assert quick.notebooks["02_training"]["ablation_bits"] is None and extended.notebooks["02_training"]["ablation_bits"]
     assert not quick.notebooks["02_training"]["eta_values"] and extended.notebooks["02_training"]["eta_values"]
+    assert extended.notebooks["02_training"]["zero_shot_methods"] and extended.notebooks["02_training"]["other_methods"]
+    assert "train_options" not in extended.notebooks["02_training"]["study"]
 
 
 def test_summary_keeps_this_runs_numbers_apart_from_earlier_runs(root, monkeypatch, capsys):
@@ -400,3 +408,18 @@ def test_ctrl_c_between_short_cells_still_stops_the_run(root, tmp_path):
     assert runner.returncode == 130, err
     assert "Traceback" not in err + out
     assert err.strip().splitlines()[-1].startswith("a2lib: interrupted (Ctrl-C) in notebook 01_cells")
+
+
+@pytest.mark.parametrize("value", ["2", 0, 1.5, True])
+def test_train_workers_must_be_a_positive_integer(tmp_path, value):
+    profile = _profile(tmp_path, f"name: fx\ntrain_workers: {json.dumps(value)}\nnotebooks: {{}}\n")
+    with pytest.raises(workbook.WorkbookError, match=r"'train_workers' must be a positive integer"):
+        workbook.load_profile(profile)
+
+
+def test_train_workers_is_inherited_and_defaults_to_one(tmp_path):
+    base = _profile(tmp_path, "name: base\ntrain_workers: 2\nnotebooks: {}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text(f"name: child\nextends: {base}\nnotebooks: {{}}\n")
+    assert workbook.load_profile(str(child)).train_workers == 2
+    assert workbook.load_profile(_profile(tmp_path, "name: plain\nnotebooks: {}\n")).train_workers == 1

@@ -136,7 +136,8 @@ def machine(measure: bool = False) -> dict[str, Any]:
 
 
 def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses: Mapping[str, str],
-                  cache: Mapping[str, int] | None = None, box: Mapping[str, Any] | None = None) -> Path:
+                  cache: Mapping[str, int] | None = None, box: Mapping[str, Any] | None = None,
+                  pretrained: Mapping[str, Any] | None = None) -> Path:
     """``results/<profile>/timings.json``: each notebook's wall time in this run, the date, the machine (``box``, as
     ``machine`` measured it at the start of the run; else ``machine()`` now, without a score) and the model cache's
     entries ``before`` and ``after`` the run (a run that found its models cached trained little)."""
@@ -145,7 +146,9 @@ def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses
             "cache_entries": dict(cache or {}),
             "notebooks": {name: {"seconds": round(value, 1), "status": statuses.get(name)}
                           for name, value in seconds.items()},
-            "total_s": round(sum(seconds.values()), 1)}
+            "total_s": round(sum(seconds.values()) + (pretrained["seconds"] if pretrained else 0.0), 1)}
+    if pretrained:
+        tree["trained_before_notebooks"] = {**pretrained, "seconds": round(pretrained["seconds"], 1)}
     path.write_text(json.dumps(tree, indent=2) + "\n")
     return path
 

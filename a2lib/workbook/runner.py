@@ -241,6 +241,7 @@ def run(
     run_id = new_run_id()
     cached_before = cache_entries()
     box = machine(measure=True)  # the machine score, measured before the notebooks load the CPU
+    pretrained = _pretrain(prof, chosen, folder, resolved, tqdm.write)
 
     records: list[NotebookRun] = []
     kernels: list = []
@@ -269,7 +270,7 @@ def run(
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
                 _report_failure(path.stem, output, err)
-                _finish(records, prof.name, run_id, cached_before, box)
+                _finish(records, prof.name, run_id, cached_before, box, pretrained)
                 raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
             records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
             tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
@@ -277,7 +278,7 @@ def run(
                 bar.close()
                 raise _interrupted(profile, path, output, records, plan, finished=True)
     bar.close()
-    _finish(records, prof.name, run_id, cached_before, box)
+    _finish(records, prof.name, run_id, cached_before, box, pretrained)
     return records
 
 
@@ -289,17 +290,41 @@ def cache_entries() -> int:
     return sum(1 for p in root.iterdir() if p.is_dir() and "." not in p.name) if root.is_dir() else 0
 
 
-def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int, box: dict) -> None:
-    """Print and save the timings (with the machine ``box`` measured at the start), then write and print the summary
-    of this run's results."""
-    total = sum(r.seconds for r in records)
+def _pretrain(prof: Profile, chosen: list[Path], folder: Path, device: str, log) -> dict | None:
+    """Train the chosen notebooks' missing models with ``prof.train_workers`` CPU workers before the first notebook
+    (``a2lib.workbook.fanout``), so the notebooks load them; None when the profile trains in the notebooks (one
+    worker, or a GPU). Returns what ``write_timings`` records: seconds, workers and entries trained."""
+    if prof.train_workers <= 1 or device != "cpu":
+        return None
+    from .fanout import JOBS_FOLDER, train_plan
+    from .plan import training_plan
+
+    start = time.perf_counter()
+    plan = training_plan(prof, [p.stem[:PREFIX_LENGTH] for p in chosen], folder)
+    outcomes = train_plan(plan, paths.runs_dir(prof.name) / JOBS_FOLDER, "local", workers=prof.train_workers, log=log)
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        log(f"{len(failed)} of {len(outcomes)} models failed to train in the workers; the notebooks train them "
+            f"(first error: {failed[0].error.strip().splitlines()[-1]})")
+    seconds = time.perf_counter() - start
+    log(f"trained {len(outcomes) - len(failed)} models with {prof.train_workers} workers in {seconds:.1f} s")
+    return {"seconds": seconds, "workers": prof.train_workers, "entries": len(outcomes) - len(failed)}
+
+
+def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int, box: dict,
+            pretrained: dict | None = None) -> None:
+    """Print and save the timings (with the machine ``box`` measured at the start and the workers' training before
+    the notebooks, ``pretrained``), then write and print the summary of this run's results."""
+    total = sum(r.seconds for r in records) + (pretrained["seconds"] if pretrained else 0.0)
     print("\n| notebook | status | wall time (s) |\n|---|---|---|")
+    if pretrained:
+        print(f"| training before the notebooks ({pretrained['workers']} workers) | | {pretrained['seconds']:.1f} |")
     for r in records:
         print(f"| {r.name} | {OK if r.ok else FAILED} | {r.seconds:.1f} |")
     print(f"| total | | {total:.1f} |\n")
     statuses = {r.name: OK if r.ok else FAILED for r in records}
     write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses,
-                  {"before": cached_before, "after": cache_entries()}, box)
+                  {"before": cached_before, "after": cache_entries()}, box, pretrained)
     table, summary = write_summary(profile, run_id, statuses)
     print(table)
     print(f"summary written to {summary}")
