@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -299,9 +299,16 @@ def _pretrain(prof: Profile, chosen: list[Path], folder: Path, device: str, log)
     from .fanout import JOBS_FOLDER, train_plan
     from .plan import training_plan
 
+    from .status import STATUS_POSITION, training_status
+
     start = time.perf_counter()
     plan = training_plan(prof, [p.stem[:PREFIX_LENGTH] for p in chosen], folder)
-    outcomes = train_plan(plan, paths.runs_dir(prof.name) / JOBS_FOLDER, "local", workers=prof.train_workers, log=log)
+    with tempfile.TemporaryDirectory(prefix="a2lib-workers-") as progress_dir, ExitStack() as shown:
+        files = [Path(progress_dir) / f"worker-{i}.json" for i in range(prof.train_workers)]
+        for i, file in enumerate(files):
+            shown.enter_context(training_status(f"training worker {i + 1} of {len(files)}", file, STATUS_POSITION + i))
+        outcomes = train_plan(plan, paths.runs_dir(prof.name) / JOBS_FOLDER, "local", workers=prof.train_workers,
+                              log=log, progress=files)
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         log(f"{len(failed)} of {len(outcomes)} models failed to train in the workers; the notebooks train them "
