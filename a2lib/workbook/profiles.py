@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..studies import Study
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
-PROFILES = ("smoke", "quick", "extended", "full")
+PROFILES = ("smoke", "quick", "extended", "full", "headline")
 PROFILE_SUFFIXES = (".yaml", ".yml")
 PROFILE_KEYS = ("name", "description", "device", "train_workers", "extends", "notebooks")
 SHARED_PREFIX = "x-"
