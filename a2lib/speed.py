@@ -1,9 +1,10 @@
 """The switch of the CPU fast paths: ways to compute the same training step in less time (same losses, schedule
 and parameters; only rounding differs).
 
-On (the default): the image decoder Ψ runs its convolutions in channels_last memory format on a CPU (oneDNN's
-3-output-channel convolution is several times faster there) and the optimiser uses torch's fused kernel where the
-device has one (``fused_optimizer_options``). ``reference_paths()`` turns them off for a block, to compare against
+On (the default): φ_local's first convolution over the M attention-weighted maps is computed once per image, and
+its batch norm and ReLU run on the result as rows of channels (``a2lib.models.weighted_conv``); the image decoder Ψ
+runs its convolutions in channels_last memory format on a CPU (oneDNN's 3-output-channel convolution is several
+times faster there) and the optimiser uses torch's fused kernel where the device has one (``fused_optimizer_options``). ``reference_paths()`` turns them off for a block, to compare against
 the plain code (``benchmarks/bench_speed.py``, ``tests/test_speed.py``).
 """
 from __future__ import annotations

@@ -67,11 +67,13 @@ def test_local_features_of_an_a2net_are_the_same_on_both_paths(chunk, spatial):
     torch.manual_seed(2)
     model = build("a2net", 12, backbone="small", num_maps=12).double().train()
     images = torch.randn(4, 3, 64, 32, dtype=torch.float64)
-    feature_map = model.parts.trunk(images)
-    maps = model.parts.attention(feature_map)
-    results = []
+    results, stats = [], []
+    start = {k: v.clone() for k, v in model.state_dict().items()}
     for reference in (True, False):
+        model.load_state_dict(start)
         model.zero_grad(set_to_none=True)
+        feature_map = model.parts.trunk(images)
+        maps = model.parts.attention(feature_map)
         if reference:
             with speed.reference_paths():
                 out = local_features(feature_map, maps, model.parts.phi_local, chunk, spatial=spatial)
@@ -80,9 +82,14 @@ def test_local_features_of_an_a2net_are_the_same_on_both_paths(chunk, spatial):
         pooled = out[0] if spatial else out
         (pooled.square().sum() + (out[1].sum() if spatial else 0)).backward(retain_graph=True)
         results.append((out, [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+        stats.append({k: v.clone() for k, v in model.parts.phi_local.state_dict().items() if "running" in k
+                      or "num_batches" in k})
     (ref_out, ref_grads), (fast_out, fast_grads) = results
     for r, f in zip(ref_out if spatial else [ref_out], fast_out if spatial else [fast_out]):
         torch.testing.assert_close(f, r, rtol=1e-10, atol=1e-10)
     assert len(ref_grads) == len(fast_grads) > 0
+    assert set(stats[0]) == set(stats[1]) and stats[0], "phi_local's batch norm keeps running statistics"
+    for key in stats[0]:
+        torch.testing.assert_close(stats[1][key], stats[0][key], rtol=1e-10, atol=1e-12)
     for r, f in zip(ref_grads, fast_grads):
         torch.testing.assert_close(f, r, rtol=1e-9, atol=1e-10)

@@ -20,9 +20,27 @@ def fusable(conv: nn.Module) -> bool:
             and conv.padding_mode == "zeros" and not isinstance(conv.padding, str))
 
 
+POINTWISE = (nn.BatchNorm2d, nn.ReLU)
+"""Layers that act on each output element by its channel alone (batch norm's statistics are over all the others), so
+they may run on the convolution's output as rows of channels (``weighted_conv_rows``)."""
+
+
+def pointwise(layers: nn.Module) -> bool:
+    """Whether every layer of ``layers`` is one of ``POINTWISE``."""
+    return all(type(layer) in POINTWISE for layer in layers)
+
+
 def weighted_conv2d(feature_map: Tensor, maps: Tensor, conv: nn.Conv2d) -> Tensor:
     """``conv(maps[:, c:c+1] * feature_map)`` for every map c, as (n·M, out_channels, h', w') in the order of
     ``(maps.unsqueeze(2) * feature_map.unsqueeze(1)).flatten(0, 1)``: feature_map (n, C, h, w), maps (n, M, h, w)."""
+    out, (n, out_h, out_w, num_maps, out_channels) = weighted_conv_rows(feature_map, maps, conv)
+    return (out.view(n, out_h, out_w, num_maps, out_channels).permute(0, 3, 4, 1, 2)
+            .reshape(n * num_maps, out_channels, out_h, out_w))
+
+
+def weighted_conv_rows(feature_map: Tensor, maps: Tensor, conv: nn.Conv2d) -> tuple[Tensor, tuple[int, ...]]:
+    """``weighted_conv2d``'s values as rows (n·h'·w'·M, out_channels, 1, 1), in (n, h', w', M) order, and that shape
+    (n, h', w', M, out_channels): the layout the computation produces, without reordering it."""
     n, channels, height, width = feature_map.shape
     num_maps = maps.shape[1]
     out_channels, _, kh, kw = conv.weight.shape
@@ -37,10 +55,9 @@ def weighted_conv2d(feature_map: Tensor, maps: Tensor, conv: nn.Conv2d) -> Tenso
                         conv.weight.permute(2, 3, 1, 0).reshape(taps, channels, out_channels))  # W_k T at p + k
     weights = F.unfold(maps, **unfold).view(n, num_maps, taps, positions)
     out = torch.bmm(weights.permute(0, 3, 1, 2).reshape(n * positions, num_maps, taps), per_tap.transpose(0, 1))
-    out = out.view(n, out_h, out_w, num_maps, out_channels).permute(0, 3, 4, 1, 2)
     if conv.bias is not None:
-        out = out + conv.bias.view(1, 1, -1, 1, 1)
-    return out.reshape(n * num_maps, out_channels, out_h, out_w)
+        out = out + conv.bias
+    return out.reshape(-1, out_channels, 1, 1), (n, out_h, out_w, num_maps, out_channels)
 
 
-__all__ = ["fusable", "weighted_conv2d"]
+__all__ = ["POINTWISE", "fusable", "pointwise", "weighted_conv2d", "weighted_conv_rows"]
