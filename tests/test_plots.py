@@ -323,7 +323,7 @@ def test_training_curves_draw_chance_and_say_the_seed():
     chance = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([1 / 60] * 2)
     assert _legend(fig) == ["DPSH", "HashNet", "chance ≈ 1/60"]
-    assert fig._suptitle.get_text() == "other methods\n(each line is one training run (seed 0))"
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 1 seed (0))"
     assert fig.get_figheight() >= plots.PANEL_HEIGHT
 
 
@@ -342,3 +342,23 @@ def test_bit_attribute_heatmap_labels_every_kth_of_many_bits_along_a_staircase()
     mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
     rows = np.asarray(mesh.get_array()).reshape(bits, attributes)
     assert list(rows.argmax(1)) == sorted(best), "bits sorted by their best attribute: a staircase"
+
+
+def test_training_curves_read_seeds_chance_and_share_kind_from_the_records():
+    records = [{"run": ("dpsh", 48), "iteration": i, "quantity": "val_map", "value": 0.1 * i, "seed": seed,
+                "chance": chance} for seed, chance in ((2, 0.1), (0, 0.3)) for i in (1, 2)]
+    fig = plots.training_curves(records, title="other methods")
+    ax = next(ax for ax in fig.axes if ax.axison)
+    chance = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([0.2, 0.2]), "the panel's mean chance"
+    assert "chance (a random ranking)" in _legend(fig)
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 2 seeds (0, 2))"
+    shares = [{"run": ("a2net", 12), "iteration": 1, "quantity": q, "value": v, "kind": "share", "seed": 0}
+              for q, v in (("hashing", 0.9), ("decorrelation", 0.002))]
+    fig = plots.training_curves(shares, ylabel="share of the trunk gradient")
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert all(ax.get_yscale() == "log" for ax in panels) and len({ax.get_ylim() for ax in panels}) == 1
+    assert panels[0].get_ylabel() == "share of the trunk gradient (log scale)"
+    assert "1%: a term below it barely acts" in _legend(fig)
+    plain = [dict(r, kind=None) for r in shares]
+    assert all(ax.get_yscale() == "linear" for ax in plots.training_curves(plain).axes if ax.axison)
