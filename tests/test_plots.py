@@ -284,6 +284,10 @@ def test_no_method_is_drawn_in_yellow_and_the_control_is_far_from_a2net():
     assert _contrast_on_white(plots.OKABE_ITO["yellow"]) < 2.0, "the check would catch yellow"
     control, a2net = np.array(to_rgb(plots.method_color("ce-classifier"))), np.array(to_rgb(plots.method_color("a2net")))
     assert np.linalg.norm(control - a2net) > 0.5, "the cross-entropy control and A²-Net are told apart at a glance"
+    deep_others = ["dpsh", "hashnet", "csq", "orthocos"]  # the lines of notebook 02's validation curves
+    gaps = {(a, b): np.linalg.norm(np.subtract(to_rgb(plots.method_color(a)), to_rgb(plots.method_color(b))))
+            for i, a in enumerate(deep_others) for b in deep_others[i + 1:]}
+    assert min(gaps.values()) > 0.4, f"close colours among the other methods: {gaps}"
 
 
 def test_block_share_bars_state_the_order_and_what_the_interval_is_over():
@@ -323,7 +327,7 @@ def test_training_curves_draw_chance_and_say_the_seed():
     chance = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([1 / 60] * 2)
     assert _legend(fig) == ["DPSH", "HashNet", "chance ≈ 1/60"]
-    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 1 seed (0))"
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 1 seed: 0)"
     assert fig.get_figheight() >= plots.PANEL_HEIGHT
 
 
@@ -352,7 +356,7 @@ def test_training_curves_read_seeds_chance_and_share_kind_from_the_records():
     chance = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([0.2, 0.2]), "the panel's mean chance"
     assert "chance (a random ranking)" in _legend(fig)
-    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 2 seeds (0, 2))"
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 2 seeds: 0, 2)"
     shares = [{"run": ("a2net", 12), "iteration": 1, "quantity": q, "value": v, "kind": "share", "seed": 0}
               for q, v in (("hashing", 0.9), ("decorrelation", 0.002))]
     fig = plots.training_curves(shares, ylabel="share of the trunk gradient")

@@ -36,14 +36,14 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bl
 METHOD_COLORS = {
     "baseline": OKABE_ITO["blue"], "exchnet": OKABE_ITO["orange"], "a2net": OKABE_ITO["bluish green"],
     "a2net++": OKABE_ITO["vermillion"], "itq": OKABE_ITO["sky blue"], "sdh": OKABE_ITO["reddish purple"],
-    "dpsh": OKABE_ITO["black"], "hashnet": "#332288", "csq": "#882255", "orthocos": "#999933",
+    "dpsh": OKABE_ITO["black"], "hashnet": "#EE3377", "csq": "#882255", "orthocos": "#999933",
     "linear": OKABE_ITO["black"], "balltree": OKABE_ITO["sky blue"], "kdtree": OKABE_ITO["reddish purple"],
     "pq": OKABE_ITO["orange"], "hamming": OKABE_ITO["vermillion"], "faiss-binary-flat": OKABE_ITO["blue"],
     "ce-classifier": "#AA4499",
 }
-"""Hashing methods (Okabe–Ito, then Tol's indigo, wine, olive and purple for HashNet, CSQ, OrthoCos and the
-cross-entropy control: no yellow, which vanishes on white, and the control far from A²-Net's green) and the search
-methods of notebook 06."""
+"""Hashing methods (Okabe–Ito, then Tol's magenta, wine, olive and purple for HashNet, CSQ, OrthoCos and the
+cross-entropy control: no yellow, which vanishes on white, HashNet apart from DPSH's black on the validation curves,
+and the control far from A²-Net's green) and the search methods of notebook 06."""
 METHOD_MARKERS = {"baseline": "o", "exchnet": "s", "a2net": "^", "a2net++": "D", "itq": "v", "sdh": "<",
                   "dpsh": ">", "hashnet": "P", "csq": "X", "orthocos": "h", "ce-classifier": "*"}
 """One marker per method, so lines stay apart without colour."""
@@ -66,6 +66,8 @@ SHARE_REFERENCE = 0.01
 """The 1% line of trunk-gradient shares: a term below it barely acts (``studies.comparison.INERT_SHARE``)."""
 SHARE_FLOOR = 1e-4
 """The lowest share a log-scale share panel shows (a share of exactly 0 sits on it)."""
+LOG_MARGIN = 2.0
+"""A shared log y range reaches this factor below the smallest value, so its markers are not cut by the axis."""
 BIT_ROW_INCHES = 0.12
 """Height of one bit's row in ``bit_attribute_heatmap`` (its labels are sparse, so rows can be thin)."""
 MAX_BIT_LABELS = 16
@@ -291,8 +293,8 @@ def _runs_note(seeds: int | Collection[int] | None) -> str:
     if seeds is None:
         return "each line is one training run"
     seeds = sorted({seeds} if isinstance(seeds, int) else set(seeds))
-    return (f"each line is one training run; {len(seeds)} seed{'' if len(seeds) == 1 else 's'} "
-            f"({', '.join(map(str, seeds))})")
+    which = f"1 seed: {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds: {', '.join(map(str, seeds))}"
+    return f"each line is one training run; {which}"
 
 
 def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
@@ -373,7 +375,7 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
         low = min(ax.get_ylim()[0] for ax in drawn)
         high = max(ax.get_ylim()[1] for ax in drawn)
         for ax in drawn:
-            ax.set_ylim(max(low, SHARE_FLOOR / 2) if yscale == "log" else low, high)
+            ax.set_ylim(max(low / LOG_MARGIN, SHARE_FLOOR / 2) if yscale == "log" else low, high)
     handles = {}
     for ax in axes.flat:
         handles.update(zip(*reversed(ax.get_legend_handles_labels())))
