@@ -382,9 +382,9 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
     top = 1 - LEGEND_INCHES / fig.get_figheight()
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=min(len(handles), LEGEND_COLUMNS + 2),
                bbox_to_anchor=(0.5, top))
+    fig.tight_layout(rect=(0, 0, 1, top))  # before the title above the figure, which it would make room for again
     note = _runs_note(seeds)
     fig.suptitle(f"{title}\n({note})" if title else note[0].upper() + note[1:], y=1.0, va="bottom")
-    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
