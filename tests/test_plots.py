@@ -366,3 +366,14 @@ def test_training_curves_read_seeds_chance_and_share_kind_from_the_records():
     assert "1%: a term below it barely acts" in _legend(fig)
     plain = [dict(r, kind=None) for r in shares]
     assert all(ax.get_yscale() == "linear" for ax in plots.training_curves(plain).axes if ax.axison)
+
+
+def test_training_curves_leave_no_empty_band_between_the_legend_and_the_panels():
+    records = [{"run": ("baseline", 12), "iteration": i, "quantity": q, "value": 0.1 * i}
+               for i in (1, 2) for q in "abcde"]
+    fig = plots.training_curves(records, title="T")
+    fig.canvas.draw()
+    renderer, inches = fig.canvas.get_renderer(), fig.get_figheight()
+    legend_bottom = fig.legends[0].get_window_extent(renderer).y0 / fig.dpi
+    panel_top = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.axison) / fig.dpi
+    assert 0 <= legend_bottom - panel_top < 0.3, f"{legend_bottom - panel_top:.2f} in between, figure {inches} in"
