@@ -278,8 +278,8 @@ def ndcg_by_method(rows: list[dict]) -> tuple[dict, dict]:
 
 
 __all__ = [
-    "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "ablation_configs",
-    "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records", "ndcg_by_method",
-    "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "run_fields", "SHARE_KIND", "top_k_retrievals", "training_seconds",
-    "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
+    "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "SHARE_KIND", "VAL_MAP",
+    "ablation_configs", "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records",
+    "ndcg_by_method", "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "run_fields",
+    "top_k_retrievals", "training_seconds", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
 ]
