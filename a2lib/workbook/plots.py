@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from ..studies.comparison import SHARE_KIND
 from ..studies.paper import display_name
 from .paths import figures_dir
 
@@ -36,14 +37,14 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bl
 METHOD_COLORS = {
     "baseline": OKABE_ITO["blue"], "exchnet": OKABE_ITO["orange"], "a2net": OKABE_ITO["bluish green"],
     "a2net++": OKABE_ITO["vermillion"], "itq": OKABE_ITO["sky blue"], "sdh": OKABE_ITO["reddish purple"],
-    "dpsh": OKABE_ITO["black"], "hashnet": "#332288", "csq": "#882255", "orthocos": "#999933",
+    "dpsh": OKABE_ITO["black"], "hashnet": "#EE3377", "csq": "#882255", "orthocos": "#999933",
     "linear": OKABE_ITO["black"], "balltree": OKABE_ITO["sky blue"], "kdtree": OKABE_ITO["reddish purple"],
     "pq": OKABE_ITO["orange"], "hamming": OKABE_ITO["vermillion"], "faiss-binary-flat": OKABE_ITO["blue"],
     "ce-classifier": "#AA4499",
 }
-"""Hashing methods (Okabe–Ito, then Tol's indigo, wine, olive and purple for HashNet, CSQ, OrthoCos and the
-cross-entropy control: no yellow, which vanishes on white, and the control far from A²-Net's green) and the search
-methods of notebook 06."""
+"""Hashing methods (Okabe–Ito, then Tol's magenta, wine, olive and purple for HashNet, CSQ, OrthoCos and the
+cross-entropy control: no yellow, which vanishes on white, HashNet apart from DPSH's black on the validation curves,
+and the control far from A²-Net's green) and the search methods of notebook 06."""
 METHOD_MARKERS = {"baseline": "o", "exchnet": "s", "a2net": "^", "a2net++": "D", "itq": "v", "sdh": "<",
                   "dpsh": ">", "hashnet": "P", "csq": "X", "orthocos": "h", "ce-classifier": "*"}
 """One marker per method, so lines stay apart without colour."""
@@ -66,6 +67,8 @@ SHARE_REFERENCE = 0.01
 """The 1% line of trunk-gradient shares: a term below it barely acts (``studies.comparison.INERT_SHARE``)."""
 SHARE_FLOOR = 1e-4
 """The lowest share a log-scale share panel shows (a share of exactly 0 sits on it)."""
+LOG_MARGIN = 2.0
+"""A shared log y range reaches this factor below the smallest value, so its markers are not cut by the axis."""
 BIT_ROW_INCHES = 0.12
 """Height of one bit's row in ``bit_attribute_heatmap`` (its labels are sparse, so rows can be thin)."""
 MAX_BIT_LABELS = 16
@@ -286,12 +289,18 @@ def _ordered(names: Iterable[str]) -> list[str]:
     return known + [n for n in names if n not in known]
 
 
-def _runs_note(seeds: int | None) -> str:
-    return "each line is one training run" + ("" if seeds is None else f" (seed {seeds})")
+def _runs_note(seeds: int | Collection[int] | None) -> str:
+    """What a line of ``training_curves`` is, with how many seeds (and which) the figure holds."""
+    if seeds is None:
+        return "each line is one training run"
+    seeds = sorted({seeds} if isinstance(seeds, int) else set(seeds))
+    which = f"1 seed: {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds: {', '.join(map(str, seeds))}"
+    return f"each line is one training run; {which}"
 
 
 def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
-                    title: str | None = None, ylim: tuple[float, float] | None = None, seeds: int | None = None,
+                    title: str | None = None, ylim: tuple[float, float] | None = None,
+                    seeds: int | Collection[int] | None = None,
                     chance: float | None = None, chance_label: str | None = None, reference: float | None = None,
                     reference_label: str | None = None, yscale: str = "linear", sharey: bool = False):
     """Training curves (notebook 02): one row of panels per logged quantity, one column per code length (each
@@ -302,15 +311,26 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
     quantity; ``ylim`` gives every panel the same y range (e.g. (0, 1) for mAPs compared across panels), ``sharey``
     one computed range. The x axis starts at iteration 0 (before training); the title says that each line is one
     training run (of ``seeds``, the seed, when given). ``chance`` (dotted) and ``reference`` (dashed) draw a
-    horizontal line in every panel; ``yscale="log"`` shows values down to ``SHARE_FLOOR``."""
+    horizontal line in every panel; ``yscale="log"`` shows values down to ``SHARE_FLOOR``. What records carry is
+    used when not given: their ``seed``s for ``seeds``, their ``chance`` (mean over a panel's records) for
+    ``chance``, and records all of ``kind`` ``SHARE_KIND`` are drawn as ``gradient_share_curves``."""
     import matplotlib.pyplot as plt
+    import numpy as np
     from matplotlib.ticker import MaxNLocator
 
+    records = list(records)
+    if records and all(r.get("kind") == SHARE_KIND for r in records) and yscale == "linear" and reference is None:
+        return gradient_share_curves(records, title=title, seeds=seeds, ylabel=ylabel)
+    if seeds is None and any("seed" in r for r in records):
+        seeds = {r["seed"] for r in records if "seed" in r}
     series: dict[tuple, dict[str, list[tuple[float, float]]]] = {}
+    chances: dict[tuple, list[float]] = {}
     for record in records:
         method, bits = _method_and_bits(record["run"])
         series.setdefault((record["quantity"], bits), {}).setdefault(method, []).append(
             (record["iteration"], record["value"]))
+        if record.get("chance") is not None:
+            chances.setdefault((record["quantity"], bits), []).append(record["chance"])
     if not series:
         raise ValueError("training_curves got no records; pass history_records of trained results")
     quantities = _ordered(q for q, _ in series)
@@ -334,9 +354,12 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
                 y = [max(value, SHARE_FLOOR) for value in y]
             ax.plot(x, y, marker=METHOD_MARKERS.get(method, "o"), markersize=4, color=method_color(method),
                     label=display_name(method))
-        if chance is not None:
-            ax.axhline(chance, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2,
-                       label=chance_label or f"chance ≈ {chance:.3g}")
+        level = chance if chance is not None else (float(np.mean(chances[quantity, bits]))
+                                                   if (quantity, bits) in chances else None)
+        if level is not None:
+            ax.axhline(level, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2,
+                       label=chance_label or ("chance ≈ {:.3g}".format(level) if chance is not None
+                                              else "chance (a random ranking)"))
         if reference is not None:
             ax.axhline(reference, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
                        label=reference_label or f"reference {reference:.3g}")
@@ -353,24 +376,26 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
         low = min(ax.get_ylim()[0] for ax in drawn)
         high = max(ax.get_ylim()[1] for ax in drawn)
         for ax in drawn:
-            ax.set_ylim(max(low, SHARE_FLOOR / 2) if yscale == "log" else low, high)
+            ax.set_ylim(max(low / LOG_MARGIN, SHARE_FLOOR / 2) if yscale == "log" else low, high)
     handles = {}
     for ax in axes.flat:
         handles.update(zip(*reversed(ax.get_legend_handles_labels())))
     top = 1 - LEGEND_INCHES / fig.get_figheight()
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=min(len(handles), LEGEND_COLUMNS + 2),
                bbox_to_anchor=(0.5, top))
+    fig.tight_layout(rect=(0, 0, 1, top))  # before the title above the figure, which it would make room for again
     note = _runs_note(seeds)
     fig.suptitle(f"{title}\n({note})" if title else note[0].upper() + note[1:], y=1.0, va="bottom")
-    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
-def gradient_share_curves(records: Iterable[Mapping], *, title: str | None = None, seeds: int | None = None):
+def gradient_share_curves(records: Iterable[Mapping], *, title: str | None = None,
+                          seeds: int | Collection[int] | None = None, ylabel: str | None = None):
     """Each loss term's share of the trunk gradient per outer iteration (notebook 02's ``gradient_share_records``)
     on one log y scale shared by every panel, so that 0.002 does not look like 0.9, with the 1% line under which
     a term barely acts."""
-    return training_curves(records, ylabel="trunk-gradient share (log)", yscale="log", sharey=True,
+    return training_curves(records, ylabel=f"{ylabel or 'trunk-gradient share'} (log scale)", yscale="log",
+                           sharey=True,
                            reference=SHARE_REFERENCE, reference_label="1%: a term below it barely acts", seeds=seeds,
                            title=title or "Each loss term's share of the gradient on the shared trunk")
 

@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     book_p.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} (the run's folder name)")
     book_p.add_argument("--only", default=None, help="comma-separated notebooks, e.g. 00,01 (default: all)")
     book_p.add_argument("--out", default=None, type=Path, help="output folder (default runs/<profile>/book)")
-    book_p.add_argument("--export", action="store_true",
+    book_p.add_argument("--export", "--commit-notebooks", dest="export", action="store_true",
                         help="also copy the executed notebooks, images compressed, to notebooks/executed/<profile>/")
     plan_p, train_p = sub.choices["plan"], sub.choices["train"]
     plan_p.add_argument("--summary", action="store_true", help="print the totals without one row per configuration")
