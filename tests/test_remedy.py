@@ -135,3 +135,22 @@ def test_a_hash_layer_that_is_not_last_is_refused():
     model._forward = shifted
     with pytest.raises(ValueError, match="hash_layer\\(features\\) is not its pre_codes"):
         remedy.frozen_features(model, dataset, held[:2])
+
+
+def test_over_seeds_gives_one_value_per_seed_in_table1s_structure():
+    from a2lib.studies import Study, simplicity
+
+    study = Study(dataset="synth-dominoes", recipe="smoke", dataset_options={"n_train": 120, "n_test": 60},
+                  device="cpu")
+    values = remedy.over_seeds_remedy(study, BITS, [0, 1], config=RefitConfig(outer_iterations=1, epochs=2))
+    tests = [simplicity.test_set_name(v, f) for v, f in simplicity.TEST_SETS]
+    assert list(values) == [(remedy.REMEDY_METHOD, BITS, test) for test in tests]
+    assert all(len(runs) == 2 and all(0 <= value <= 1 for value in runs) for runs in values.values())
+    baseline = study.train("baseline", BITS, seed=1, variant="both", monitors=simplicity.MONITORS)
+    dataset, indices = remedy.refit_items(study, baseline)
+    assert torch.equal(indices, baseline.val_indices) and len(indices) > 0
+    assert dataset.variant == "complex-only" and dataset.flavour == "randomised"
+    refit = retrain_last_layer(baseline, dataset, indices, RefitConfig(outer_iterations=1, epochs=2, seed=1))
+    by_test = simplicity.variant_maps(refit, study)
+    assert [values[(remedy.REMEDY_METHOD, BITS, test)][1] for test in tests] == pytest.approx(
+        [by_test[test] for test in tests])
