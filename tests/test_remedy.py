@@ -142,7 +142,7 @@ def test_over_seeds_gives_one_value_per_seed_in_table1s_structure():
 
     study = Study(dataset="synth-dominoes", recipe="smoke", dataset_options={"n_train": 120, "n_test": 60},
                   device="cpu")
-    values = remedy.over_seeds_remedy(study, BITS, [0, 1], config=RefitConfig(outer_iterations=1, epochs=2))
+    values = remedy.remedy_over_seeds(study, BITS, [0, 1], config=RefitConfig(outer_iterations=1, epochs=2))
     tests = [simplicity.test_set_name(v, f) for v, f in simplicity.TEST_SETS]
     assert list(values) == [(remedy.REMEDY_METHOD, BITS, test) for test in tests]
     assert all(len(runs) == 2 and all(0 <= value <= 1 for value in runs) for runs in values.values())

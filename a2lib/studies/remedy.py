@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 from ..checks import BOOL, NON_NEGATIVE_INT, NON_NEGATIVE_NUMBER, POSITIVE_INT, POSITIVE_NUMBER
 from ..dcc import dcc_update
 from ..fields import check_fields, declare, declared
-from ..inference import binary, map_dataset
+from ..inference import DEFAULT_BATCH, binary, map_dataset
 from ..losses import LossWeights, objective
 from ..models import HashOutput
 from ..similarity import similarity
@@ -76,7 +76,8 @@ def hash_layer_of(model: nn.Module) -> nn.Linear:
     return layer
 
 
-def frozen_features(model: nn.Module, dataset: Dataset, indices=None, batch_size: int = 128, device=None) -> Tensor:
+def frozen_features(model: nn.Module, dataset: Dataset, indices=None, batch_size: int = DEFAULT_BATCH,
+                    device=None) -> Tensor:
     """(n, d) inputs of the hash layer for ``dataset`` (or its ``indices``), in eval mode without gradients; a
     ValueError when the hash layer applied to them does not give the model's ``pre_codes`` (it is not the last)."""
     layer = hash_layer_of(model)
@@ -142,7 +143,7 @@ def refit_last_layer(layer: nn.Linear, features: Tensor, labels: Tensor, db_code
 
 
 def retrain_last_layer(result: TrainResult, dataset: Dataset, indices=None, config: RefitConfig | None = None,
-                       device=None, batch_size: int = 128) -> TrainResult:
+                       device=None, batch_size: int = DEFAULT_BATCH) -> TrainResult:
     """A copy of ``result`` whose hash layer and learned database codes are re-fitted on the held-out items
     ``dataset[indices]`` (all of it without ``indices``), every other parameter and buffer unchanged."""
     labels = dataset_labels(dataset)
@@ -167,7 +168,7 @@ def refit_items(study: Study, result: TrainResult) -> tuple[Dataset, Tensor]:
     return study.load("train", **REFIT_DATA), result.val_indices
 
 
-def over_seeds_remedy(study: Study, bits: int, seeds, device="cpu", config: RefitConfig | None = None,
+def remedy_over_seeds(study: Study, bits: int, seeds, device="cpu", config: RefitConfig | None = None,
                       variant: str = "both", monitors: dict | None = None) -> dict[tuple, list[float]]:
     """``{(method, bits, test): [mAP per seed]}`` (``simplicity.over_seeds``' structure, Table 1's test sets) for the
     BASELINE of each seed (trained or cached as notebook 01 trains it: ``variant``, ``monitors``) re-fitted by
@@ -183,5 +184,5 @@ def over_seeds_remedy(study: Study, bits: int, seeds, device="cpu", config: Refi
     return over_seeds(scores)
 
 
-__all__ = ["REFIT_DATA", "REMEDY_METHOD", "RefitConfig", "frozen_features", "hash_layer_of", "over_seeds_remedy",
+__all__ = ["REFIT_DATA", "REMEDY_METHOD", "RefitConfig", "frozen_features", "hash_layer_of", "remedy_over_seeds",
            "refit_items", "refit_last_layer", "retrain_last_layer"]
