@@ -881,13 +881,18 @@ def case_cache_env_is_file(tmp):
             os.environ["A2LIB_CACHE"] = old
 
 
-@case("new user", "data.load(classes=) given class folder names (it takes indices): error saying so")
+@case("new user", "data.load(classes=) given class folder names: those classes kept; an unknown name is an error naming it")
 def case_unknown_class_filter(tmp):
     from a2lib import data
 
     make_folder(tmp / "photos")
-    return expect_error(lambda: data.load("folder", "train", root=tmp / "photos", classes=["class_0", "class_2"]),
-                        ["classes", "class indices"])
+    kept = expect_right(lambda: data.load("folder", "train", root=tmp / "photos", classes=["class_0", "class_2"]),
+                        lambda subset: None if {int(subset.dataset.labels[i]) for i in subset.indices} == {0, 2}
+                        else "other classes kept")
+    if kept.outcome != "right answer":
+        return kept
+    return expect_error(lambda: data.load("folder", "train", root=tmp / "photos", classes=["class_0", "owls"]),
+                        ["classes", "owls"])
 
 
 @case("new user", "Fitted.load on a folder that does not exist: error naming it")
