@@ -342,3 +342,20 @@ def test_bit_attribute_heatmap_labels_every_kth_of_many_bits_along_a_staircase()
     mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
     rows = np.asarray(mesh.get_array()).reshape(bits, attributes)
     assert list(rows.argmax(1)) == sorted(best), "bits sorted by their best attribute: a staircase"
+
+
+def test_value_bars_and_dose_curves_draw_the_range_over_seeds():
+    fig = plots.value_bars({0.1: 0.5, 0.4: 0.6}, xlabel="η", ylabel="mAP",
+                           ranges={0.1: (0.45, 0.52), 0.4: (0.6, 0.7)})
+    (bars,) = [c for c in fig.axes[0].containers if hasattr(c, "errorbar") and c.errorbar is not None]
+    (segments,) = bars.errorbar.lines[2]
+    assert [tuple(s[:, 1]) for s in segments.get_segments()] == [pytest.approx((0.45, 0.52)),
+                                                                 pytest.approx((0.6, 0.7))]
+    with pytest.raises(ValueError, match="ranges has no entry for 0.4"):
+        plots.value_bars({0.1: 0.5, 0.4: 0.6}, xlabel="η", ylabel="mAP", ranges={0.1: (0.4, 0.6)})
+    fig = plots.dose_curves({"both": {0.0: 0.9, 0.5: 0.7}}, xlabel="p", ranges={"both": {0.0: (0.85, 0.95),
+                                                                                        0.5: (0.6, 0.8)}})
+    (band,) = fig.axes[0].collections
+    ys = sorted({round(float(y), 6) for path in band.get_paths() for y in path.vertices[:, 1]})
+    assert {0.6, 0.8, 0.85, 0.95} <= set(ys) and (min(ys), max(ys)) == (0.6, 0.95)  # lowest to highest seed
+    plt.close("all")
