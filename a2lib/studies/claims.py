@@ -29,13 +29,14 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from . import records as rec
 from . import paper
 from .paper import display_name
+from .keypaths import PLACEHOLDER, matches
 from .records import NB01, NB02, NB03, NB04, NB05, NB06
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTABLE = "holds", "does not hold", "inconclusive", "not testable"
@@ -45,9 +46,6 @@ MIN_SEEDS = 2
 CONFIDENCE = 0.95
 SEED_KEY = "per_seed"
 """A results leaf ``{"per_seed": [...]}`` holds one value per seed, like a plain list."""
-PLACEHOLDER = re.compile(r"\{(\*?)(\w+)\}")
-"""``{name}`` matches one key segment (no ``/``) and gives one verdict per value; ``{*name}`` gathers every value
-into one verdict (``Within`` over all η values)."""
 LARGE_DROP = 2.0
 """Table 1's "large overall accuracy reduction", read as: complex-only mAP below half the intact mAP."""
 ETA_TOLERANCE = 0.02
@@ -213,35 +211,6 @@ def below(loser: Number, *others: Number) -> tuple[tuple[Number, ...], Greater]:
 
 
 # --- reading numbers out of a results tree ---------------------------------------------------------------------
-
-def _segment_pattern(template: str) -> re.Pattern:
-    parts, position = [], 0
-    for match in PLACEHOLDER.finditer(template):
-        parts += [re.escape(template[position:match.start()]), f"(?P<{match[2]}>[^/]+)"]
-        position = match.end()
-    return re.compile("".join(parts + [re.escape(template[position:])]))
-
-
-def matches(tree: Any, path: Sequence[str], bound: Mapping[str, str] | None = None,
-            exclude: Collection[str] = ()) -> list[tuple[dict, Any]]:
-    """Every ``(placeholder values, leaf)`` of ``tree`` that ``path`` reaches, consistent with ``bound``; a key in
-    ``exclude`` is never a placeholder's value."""
-    bound = dict(bound or {})
-    if not path:
-        return [(bound, tree)]
-    if not isinstance(tree, Mapping):
-        return []
-    head, rest = path[0], path[1:]
-    if not PLACEHOLDER.search(head):
-        return matches(tree[head], rest, bound, exclude) if head in tree else []
-    pattern, found = _segment_pattern(head), []
-    for key in tree:
-        match = pattern.fullmatch(str(key))
-        if match and str(key) not in exclude and all(bound.get(name, value) == value
-                                                      for name, value in match.groupdict().items()):
-            found += matches(tree[key], rest, {**bound, **match.groupdict()}, exclude)
-    return found
-
 
 def samples(leaf: Any) -> np.ndarray | None:
     """The values of a results leaf, one per seed: a number (one seed), a list, or ``{"per_seed": [...]}``; None for
