@@ -4,6 +4,7 @@ Data flows one way: ``data`` → ``models`` → ``losses`` → ``train`` → ``i
 ``efficiency`` → ``shallow``/``explain`` → ``studies`` (the paper's experiments and numbers) → ``workbook`` (runner,
 profiles, figures, results). ``a2lib.fit(train_set, method, bits, recipe)`` is the one call from your own labelled
 images to a ``Fitted`` model that encodes, evaluates, searches and saves (``a2lib.Fitted.load`` reads it back).
+The floors, the data path and where each concept lives: ``ARCHITECTURE.md`` at the repository's root.
 """
 
 __version__ = "0.1.0"

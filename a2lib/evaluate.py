@@ -335,6 +335,14 @@ def mean_average_precision(query_codes, db_codes, query_labels, db_labels, topk:
     return _mean_valid(ap, "mean_average_precision")
 
 
+def chance_map(db_labels) -> float:
+    """The mAP a random ranking scores on this database: the tie-aware mAP with every item at one distance (the
+    expected AP over all orders), the database's labels standing in for the queries' (the chance line of a curve)."""
+    labels = _to_tensor(db_labels, "db_labels").cpu()
+    same = torch.ones(len(labels), 1)
+    return mean_average_precision(same, same, labels, labels)
+
+
 def queries_without_relevant(query_labels, db_labels) -> int:
     """How many queries share no label with any database item (they are skipped by every metric here)."""
     ql = _labels(query_labels, len(query_labels), "query_labels")

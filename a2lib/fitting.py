@@ -362,8 +362,10 @@ def _verified_meta(path: Path) -> dict:
     meta = _read_json(path / CONFIG_FILE, path)
     version = meta.get("version")
     if meta.get("format") != FITTED_FORMAT or version not in (FITTED_VERSION, MANIFESTLESS_VERSION):
-        raise ValueError(f"{path / CONFIG_FILE} is not a {FITTED_FORMAT} version {FITTED_VERSION} folder "
-                         f"(format {meta.get('format')!r}, version {version!r}); save it again")
+        raise ValueError(f"{path} is not a folder that Fitted.save wrote ({CONFIG_FILE} has format "
+                         f"{meta.get('format')!r}, version {version!r}; expected {FITTED_FORMAT!r} version "
+                         f"{FITTED_VERSION}): pass the folder given to Fitted.save (a cache entry of the model cache "
+                         "is read by a2lib.train.load_or_train, not Fitted.load)")
     if manifest is None and version == FITTED_VERSION:
         raise ValueError(f"{path} lacks its {MANIFEST_NAME} (every folder Fitted.save writes has one), so its files "
                          "cannot be checked to belong together; save the result again")

@@ -1,6 +1,7 @@
 """Loss terms of A²-Net / A²-Net++ (Eq. 7, 8, 11/13, 14), ADSH's quantisation term, ExchNet's terms, and their sum.
 
-Normalisation is a documented choice (``LossWeights.reduction``); no term's scale depends on the database size N.
+Normalisation is a documented choice (``LossWeights.reduction``); under the default and the per-image reading no
+term's scale depends on the database size N.
 - hashing (Eq. 11/13): the double sum over the n x N pairs becomes the mean over pairs (ADSH's and the A²-Net code
   divide by n·N), weighted by β = 12/k, so it is β times the mean squared error of an inner product in [-k, k];
 - ``"element_mean"`` (default; the public A²-Net code's ``MSELoss``, which produced the paper's numbers): the other
@@ -17,6 +18,11 @@ Normalisation is a documented choice (``LossWeights.reduction``); no term's scal
   chance (0.034 against 0.292); for the ``full`` models at initialisation (ResNet-50 at 224 px without ImageNet
   weights, A²-Net++ 48 bits, one batch) the feature reconstruction takes 99% and hashing 0.03%; the ``smoke``
   settings diverge to NaN. It is there to study that regime (a dose response in η), not to train with;
+- ``"sum"`` (Eq. 13/15 as printed): every Frobenius norm summed over the batch with no division, the hashing term
+  the double sum over all n x N pairs and ADSH's quantisation term n·N times its mean form, so its ratio to hashing
+  stays ADSH's (γ_ADSH = 200) and the closed-form B update is unchanged. The terms then grow with the batch and the
+  database (hashing with n·N, the norms with n), and the step size with them; ``benchmarks/term_shares.md``
+  measures each term's trunk-gradient share under the three readings;
 - ADSH quantisation: ||F - B_Ω||^2 / n (per-item squared distance). ADSH's code divides γ_ADSH ||F - B_Ω||^2 by n·N
   and A²-Net's code multiplies the whole ADSH loss by β, so the code family's γ_ADSH = 200 is gamma = β·200/N here
   (``gamma=None``). This term is ADSH's (the paper trains "following ADSH"), not one of the paper's equations;
@@ -49,7 +55,7 @@ BETA_NUMERATOR = 12.0
 ADSH_GAMMA = 200.0
 """γ of ADSH's public code (quantisation weight before its division by n·N)."""
 MAP_NORM_EPS = 1e-12
-REDUCTIONS = ("element_mean", "per_image")
+REDUCTIONS = ("element_mean", "per_image", "sum")
 """How the reconstruction, consistency and decorrelation norms are scaled (module docstring)."""
 EXCHNET_DIVERSITY_WEIGHT = 0.1
 """λ_sp = λ_ch = 0.1: the defaults of ExchNet's public ``run.py`` (its ``adsh_exchnet.py`` passes 1.0)."""
@@ -69,8 +75,8 @@ class LossWeights:
     lambda_: λ = 1.  alpha: None -> 1/(n k).  beta: None -> 12/k.  eta: η = 0.1 (use 0.5 for MNIST-CIFAR).
     gamma: None -> β·adsh_gamma/N (the code family's γ = 200 under this normalisation); a number is used as is;
     0 disables the quantisation term.  reduction: "element_mean" (the public A²-Net code's, default) or
-    "per_image" (the paper's norms per image); what each weight then means, and what each does, is in the module
-    docstring.
+    "per_image" (the paper's norms per image) or "sum" (Eq. 15 as printed: every term summed, hashing over all
+    n x N pairs); what each weight then means, and what each does, is in the module docstring.
     spatial_diversity / channel_diversity / channel_margin / alignment: ExchNet's terms (its public code's values).
     The reduction is checked on construction (the losses branch on it), the weights where a ``TrainConfig`` holds
     them (``TrainConfig.loss_weights.<name>``).
@@ -121,52 +127,64 @@ class LossWeights:
 
 def squared_error(prediction: Tensor, target: Tensor, reduction: str = "element_mean",
                   names: tuple[str, str] = ("prediction", "target")) -> Tensor:
-    """The element mean of the squared error (``"element_mean"``) or ||prediction - target||_F^2 / n
-    (``"per_image"``: summed over each item's elements, mean over the batch); item i is row i. ``names`` are what
-    a shape mismatch calls the two."""
+    """The element mean of the squared error (``"element_mean"``), ||prediction - target||_F^2 / n
+    (``"per_image"``: summed over each item's elements, mean over the batch) or ||prediction - target||_F^2
+    (``"sum"``); item i is row i. ``names`` are what a shape mismatch calls the two."""
     if prediction.shape != target.shape:
         raise ValueError(f"{names[0]} shape {tuple(prediction.shape)} differs from {names[1]} shape "
                          f"{tuple(target.shape)}")
     squared = (prediction - target).pow(2)
     if reduction == "per_image":
         return squared.sum() / max(squared.shape[0], 1)
+    if reduction == "sum":
+        return squared.sum()
     if reduction == "element_mean":
         return squared.mean()
     raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
 
 
 def feature_reconstruction_loss(features: Tensor, features_hat: Tensor, reduction: str = "element_mean") -> Tensor:
-    """||X - W^T V'||_F^2 / (n d) or / n (per image): first term of Eq. (7)."""
+    """||X - W^T V'||_F^2 / (n d), / n (per image) or as is (sum): first term of Eq. (7)."""
     return squared_error(features_hat, features, reduction)
 
 
 def code_consistency_loss(pre_codes: Tensor, codes: Tensor, reduction: str = "element_mean") -> Tensor:
-    """||WX - V'||_F^2 / (n k) or / n (per image): the relaxed constraint of Eq. (7) (weighted by λ)."""
+    """||WX - V'||_F^2 / (n k), / n (per image) or as is (sum): the relaxed constraint of Eq. (7) (weighted by λ)."""
     return squared_error(pre_codes, codes, reduction)
 
 
 def decorrelation_loss(codes: Tensor, reduction: str = "element_mean") -> Tensor:
-    """||V'^T V' - nI||_F^2 / (n k) or / n (per image) of Eq. (8), V' the (n, k) batch codes (k x k Gram)."""
+    """||V'^T V' - nI||_F^2 / (n k), / n (per image) or as is (sum) of Eq. (8), V' the (n, k) batch codes (k x k
+    Gram)."""
+    REDUCTION.check("reduction", reduction)
     n, k = codes.shape
     gram = codes.t() @ codes
     eye = torch.eye(k, dtype=codes.dtype, device=codes.device)
-    scale = n if reduction == "per_image" else n * k
+    scale = {"element_mean": n * k, "per_image": n, "sum": 1}[reduction]
     return (gram - n * eye).pow(2).sum() / scale
 
 
-def hashing_loss(codes: Tensor, database_codes: Tensor, similarity: Tensor) -> Tensor:
-    """mean_{i,j} (F_i^T B_j - k S_ij)^2 over the n x N batch-database pairs (Eq. 11/13 divided by n·N)."""
+def hashing_loss(codes: Tensor, database_codes: Tensor, similarity: Tensor, reduction: str = "element_mean") -> Tensor:
+    """mean_{i,j} (F_i^T B_j - k S_ij)^2 over the n x N batch-database pairs (Eq. 11/13 divided by n·N); with
+    ``"sum"`` the double sum of Eq. (13) itself (``"per_image"`` keeps the mean over pairs)."""
+    REDUCTION.check("reduction", reduction)
     k = codes.shape[1]
-    return (codes @ database_codes.t() - k * similarity).pow(2).mean()
+    squared = (codes @ database_codes.t() - k * similarity).pow(2)
+    return squared.sum() if reduction == "sum" else squared.mean()
 
 
-def quantization_loss(codes: Tensor, batch_database_codes: Tensor) -> Tensor:
-    """||F - B_Ω||_F^2 / n: ADSH's quantisation term (mean over items of the squared code distance)."""
-    return (codes - batch_database_codes).pow(2).sum() / codes.shape[0]
+def quantization_loss(codes: Tensor, batch_database_codes: Tensor, reduction: str = "element_mean",
+                      num_database: int = 1) -> Tensor:
+    """||F - B_Ω||_F^2 / n: ADSH's quantisation term (mean over items of the squared code distance); with ``"sum"``
+    N·||F - B_Ω||_F^2, n·N times that, as the hashing term's sum is n·N times its mean (ADSH's ratio kept)."""
+    REDUCTION.check("reduction", reduction)
+    squared = (codes - batch_database_codes).pow(2).sum()
+    return squared * num_database if reduction == "sum" else squared / codes.shape[0]
 
 
 def image_reconstruction_loss(reconstruction: Tensor, images: Tensor, reduction: str = "element_mean") -> Tensor:
-    """||Ψ(g) - I||_F^2 / (n C H W) or / n (per image: summed over C·H·W): one term of Eq. (14)."""
+    """||Ψ(g) - I||_F^2 / (n C H W), / n (per image: summed over C·H·W) or summed over the batch (sum): one term
+    of Eq. (14)."""
     return squared_error(reconstruction, images, reduction, names=("reconstruction", "image"))
 
 
@@ -227,10 +245,11 @@ def objective(out, images: Tensor, S: Tensor, B: Tensor, B_batch: Tensor | None,
     n, k = codes.shape
     w = weights.resolve(n, k, B.shape[0])
     B = B.to(codes.dtype)
-    terms: dict[str, Tensor] = {"hashing": w["beta"] * hashing_loss(codes, B, S.to(codes.dtype))}
-    if B_batch is not None and w["gamma"] != 0:
-        terms["quantization"] = w["gamma"] * quantization_loss(codes, B_batch.to(codes.dtype))
     reduction = weights.reduction
+    terms: dict[str, Tensor] = {"hashing": w["beta"] * hashing_loss(codes, B, S.to(codes.dtype), reduction)}
+    if B_batch is not None and w["gamma"] != 0:
+        terms["quantization"] = w["gamma"] * quantization_loss(codes, B_batch.to(codes.dtype), reduction,
+                                                               B.shape[0])
     if out.features_hat is not None:
         terms["feature_reconstruction"] = feature_reconstruction_loss(out.features, out.features_hat, reduction)
         if out.pre_codes is not None and w["lambda_"] != 0:

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+import a2lib.models.parts as parts_module
 import a2lib.train.schemes as schemes_module
 from a2lib.studies import Study
 from a2lib.train.cache import build_model, load_dataset
@@ -29,7 +30,7 @@ PHASES = ("data", "forward", "loss", "backward", "optimizer", "similarity", "dcc
 PIECES = {
     "trunk": ("parts.trunk", "trunk"),
     "attention": ("parts.attention",),
-    "local branches": ("parts.phi_local",),
+    "local branches": (),  # a2lib.models.parts.local_features, wrapped in _instrument (the fused path skips hooks)
     "global branch": ("parts.phi_global",),
     "decoder": ("decoder", "W_prime"),
     "hash layer": ("hash_layer", "classifier", "head"),
@@ -87,6 +88,9 @@ class _TimedLoader:
 
 def _instrument(trainer: Trainer) -> None:
     _wrap(schemes_module, "objective", "phase/loss")
+    if not getattr(parts_module.local_features, "profiled", False):
+        _wrap(parts_module, "local_features", "piece/local branches")
+        parts_module.local_features.profiled = True
     _wrap(schemes_module, "similarity", "phase/similarity")
     _wrap(schemes_module, "dcc_update", "phase/dcc")
     make_loader = trainer.loader

@@ -17,6 +17,7 @@ from PIL import Image
 from a2lib import workbook
 from a2lib.workbook import book
 from a2lib.workbook.errors import WorkbookError
+from a2lib.workbook.runner import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -159,7 +160,8 @@ def test_the_cli_builds_the_book_and_exports_compressed_notebooks(tmp_path, monk
     executed = json.loads((made["runs"] / "00_a.ipynb").read_text())
     executed["cells"][1]["outputs"][0]["data"]["image/png"] = big
     (made["runs"] / "00_a.ipynb").write_text(json.dumps(executed))
-    assert workbook.main(["book", "--profile", "fx", "--export"]) == 0
+    assert workbook.main(["book", "--profile", "fx", "--commit-notebooks"]) == 0
+    assert build_parser().parse_args(["book", "--export"]).export, "--export is the same flag"
     assert "index.html" in capsys.readouterr().out
     copy = json.loads((tmp_path / "notebooks" / "executed" / "fx" / "00_a.ipynb").read_text())
     data = copy["cells"][1]["outputs"][0]["data"]

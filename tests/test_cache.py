@@ -105,8 +105,9 @@ def test_other_config_is_trained_not_returned(tmp_path, stand_ins):
     assert stand_ins["train"] == 2 and other.config.seed == 9
 
 
-def test_an_entry_of_another_config_is_refused(tmp_path, stand_ins):
-    """A key collision: the entry's files agree with its manifest, but they hold another config."""
+def test_an_entry_of_another_config_is_set_aside_and_the_requested_one_trained(tmp_path, stand_ins):
+    """A key collision: the entry's files agree with its manifest, but they hold another config. It is moved aside
+    with a warning naming it, never returned, and the next call does not fail until the folder is deleted."""
     from a2lib.manifest import write_manifest
 
     config = tiny_config()
@@ -116,8 +117,11 @@ def test_an_entry_of_another_config_is_refused(tmp_path, stand_ins):
     stored["config"]["lr"] = 0.5
     (entry / "config.json").write_text(json.dumps(stored))
     write_manifest(entry, stored["config"], stored["data"])
-    with pytest.raises(ValueError, match="different config"):
-        cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    with pytest.warns(UserWarning, match=f"cache entry file {entry / 'config.json'} holds a different config"):
+        result = cache.load_or_train(config, cache_dir=tmp_path, verbose=False)
+    assert stand_ins["train"] == 2 and result.config.lr == config.lr
+    assert json.loads((entry / "config.json").read_text())["config"]["lr"] == config.lr
+    assert len(list(tmp_path.glob(f"{entry.name}*corrupt*"))) == 1
 
 
 def test_a_hand_edited_config_json_is_reported_moved_aside_and_trained_again(tmp_path, stand_ins):

@@ -207,3 +207,17 @@ def test_ndcg_by_method_splits_method_curves_from_references():
     curves, references = cmp.ndcg_by_method(rows)
     assert curves == {("a2net", 12): {5: 0.3, 10: 0.4}, ("a2net", 48): {5: 0.5}}
     assert references == {"random codes": {5: 0.1}}
+
+
+def test_records_carry_the_runs_seed_and_the_chance_of_its_database():
+    from types import SimpleNamespace
+    result = SimpleNamespace(config=SimpleNamespace(seed=3), db_labels=torch.tensor([0, 0, 1]),
+                             history=[{"iteration": 1, "loss": 2.0, "val_map": 0.5, "grad_share/hashing": 0.9}])
+    records = {r["quantity"]: r for r in cmp.history_records({"a": result})}
+    # random order of 3 items: a class-0 query (2 relevant) averages (1 + 5/6 + 7/12)/3, a class-1 query (1/1 + 1/2 + 1/3)/3
+    chance = (2 * (1 + 5 / 6 + 7 / 12) / 3 + (1 + 1 / 2 + 1 / 3) / 3) / 3
+    assert records["val_map"]["chance"] == pytest.approx(chance) and records["val_map"]["seed"] == 3
+    assert "chance" not in records["loss"] and records["loss"]["seed"] == 3
+    share = cmp.gradient_share_records({"a": result})
+    assert share == [{"run": "a", "iteration": 1, "quantity": "hashing", "value": 0.9, "kind": cmp.SHARE_KIND,
+                      "seed": 3}]

@@ -2,6 +2,7 @@
 import multiprocessing
 import traceback
 
+import pytest
 import torch
 
 from a2lib.data import ArrayDataset
@@ -31,6 +32,7 @@ def _train_into(cache_dir, barrier, results):
         results.put(("error", traceback.format_exc()))
 
 
+@pytest.mark.slow
 def test_two_processes_racing_on_one_entry_both_succeed_and_it_holds_the_single_process_result(tmp_path):
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()

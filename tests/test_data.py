@@ -465,3 +465,25 @@ def test_default_size_warns_how_many_items_and_why(sources):
         warnings.simplefilter("error")
         dominoes(simple, _source(0), block_size=(BLOCK, BLOCK))  # both sources used in full: nothing to say
         dominoes(simple, complex_, n=28, block_size=(BLOCK, BLOCK))
+
+
+def test_classes_are_kept_by_index_or_by_class_name_and_an_unknown_one_is_named():
+    """Fault case: a folder's class names passed as ``classes`` gave a raw ``int()`` error."""
+    from a2lib.data import _keep_classes
+
+    images = np.zeros((6, 4, 4, 3), dtype=np.uint8)
+    d = ArrayDataset(images, [0, 1, 2, 0, 1, 2], class_names=["cat", "dog", "owl"])
+    by_name, by_index = _keep_classes(d, ["cat", "owl"]), _keep_classes(d, [0, 2])
+    assert list(by_name.indices) == list(by_index.indices) == [0, 2, 3, 5]
+    with pytest.raises(ValueError, match=r"unknown: \['class_0'\]\).*its class names: cat, dog, owl"):
+        _keep_classes(d, ["class_0", "dog"])
+    with pytest.raises(ValueError, match=r"unknown: \[3\]"):
+        _keep_classes(d, [3])
+
+
+@pytest.mark.parametrize("size", ["64", 0, 2.5])
+def test_a_resize_that_is_not_a_positive_integer_names_size(size):
+    """Fault case: ``size="64"`` gave "unsupported operand type(s) for /: 'str' and 'int'"."""
+    for kind in ("quick", "full"):
+        with pytest.raises(ValueError, match="size"):
+            for_profile(kind, train=False, size=size)

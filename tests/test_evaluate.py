@@ -340,3 +340,16 @@ def test_bit_attribute_correspondence_refuses_nan_codes():
     codes[4, 1] = np.nan
     with pytest.raises(ValueError, match="codes contains NaN"):
         ev.bit_attribute_correspondence(codes, np.ones((20, 2)))
+
+
+def test_chance_map_is_the_mean_ap_over_every_random_order():
+    labels = np.array([0, 0, 1, 1, 2])
+
+    def ap(relevant):
+        hits = np.cumsum(relevant)
+        return (relevant * hits / np.arange(1, len(relevant) + 1)).sum() / relevant.sum()
+
+    orders = list(itertools.permutations(range(len(labels))))
+    brute = np.mean([np.mean([ap((labels[list(o)] == c).astype(float)) for o in orders]) for c in labels])
+    assert ev.chance_map(torch.tensor(labels)) == pytest.approx(brute)
+    assert ev.chance_map(torch.arange(4000) % 10) == pytest.approx(0.1, abs=0.005)

@@ -55,8 +55,9 @@ def test_unknown_loss_weights_are_named():
 
 
 def test_loss_weights_check_their_reduction_on_construction_and_their_weights_in_a_config():
-    with pytest.raises(ValueError, match="LossWeights.reduction must be one of element_mean, per_image, got 'sum'"):
-        LossWeights(reduction="sum")
+    with pytest.raises(ValueError, match="LossWeights.reduction must be one of element_mean, per_image, sum, "
+                                         "got 'total'"):
+        LossWeights(reduction="total")
     assert LossWeights(beta=-1.0).beta == -1.0  # alone it is not yet a training's weights
 
 

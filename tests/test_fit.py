@@ -392,6 +392,7 @@ Fitted.load(sys.argv[1]).save(sys.argv[2])
 
 
 @pytest.mark.parametrize("mode, step, kept", [("two-renames", "moved aside", "old"), ("swap", "published", "new")])
+@pytest.mark.slow
 def test_a_save_killed_while_publishing_leaves_a_folder_that_loads(fitted, tmp_path, mode, step, kept):
     """A kill between the two renames left no folder ("no saved Fitted folder"), the old copy only in a .tmp."""
     folder = fitted.save(tmp_path / "model")
@@ -467,3 +468,13 @@ def test_options_that_take_effect_pass_the_check(data, no_training):
                               ("a2net", {"num_maps": 4})):
         with pytest.raises(ReachedTraining):
             fit(data[0], method=method, **overrides, **FAST)
+
+
+def test_loading_a_folder_that_fitted_save_did_not_write_says_which_loader_reads_it(tmp_path):
+    """Fault case: a cache entry passed to ``Fitted.load`` got "is not a a2lib.fit.Fitted ... folder; save it again"."""
+    for name in fitting.FILES:
+        (tmp_path / name).write_text("{}")
+    (tmp_path / fitting.CONFIG_FILE).write_text(json.dumps({"format": 5, "config": {}}))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path))} is not a folder that Fitted.save wrote .*"
+                                         r"format 5, version None.*load_or_train"):
+        Fitted.load(tmp_path)

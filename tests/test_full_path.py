@@ -48,6 +48,7 @@ def _methods(cub) -> dict:
             for model, config in first.items()}
 
 
+@pytest.mark.slow
 def test_every_full_method_trains_one_outer_iteration_on_a_cub_tree_and_is_evaluated(cub):
     study = load_profile("full").study("02_training")
     configs = _methods(cub)

@@ -177,6 +177,7 @@ print(json.dumps({"data_root": str(folders.data_root()), "cache_root": str(folde
 
 
 @pytest.mark.parametrize("xdg", [True, False], ids=["XDG_CACHE_HOME", "HOME"])
+@pytest.mark.slow
 def test_importing_the_library_from_an_unrelated_folder_uses_the_user_cache_not_the_cwd(tmp_path, xdg):
     """The cwd looks like a workbook (notebooks/, pyproject.toml, data/, cache/): a library that walked up from the
     cwd would pick it; a2lib must take ~/.cache/a2lib (or $XDG_CACHE_HOME/a2lib) when A2LIB_* are unset."""

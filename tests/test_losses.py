@@ -129,8 +129,10 @@ def test_part_alignment_is_frobenius_norm_per_item_and_detaches_anchor():
 
 
 def test_reduction_is_checked():
-    with pytest.raises(ValueError, match="reduction must be one of element_mean, per_image"):
-        LossWeights(reduction="sum")
+    with pytest.raises(ValueError, match="reduction must be one of element_mean, per_image, sum, got 'total'"):
+        LossWeights(reduction="total")
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        losses.hashing_loss(_codes(2, 3), _signs(4, 3), torch.ones(2, 4, dtype=torch.float64), "total")
     with pytest.raises(ValueError, match="reduction must be one of"):
         losses.squared_error(_rand(2, 2), _rand(2, 2), "mean")
 
@@ -225,3 +227,49 @@ def test_objective_rejects_mismatched_shapes():
         objective(HashOutput(codes=f), None, torch.ones(2, 6), b[:, :3], None)
     with pytest.raises(ValueError, match="B_batch must be"):
         objective(HashOutput(codes=f), None, torch.ones(2, 6), b, b)
+
+
+def _hand_batch():
+    """n = 2 items, k = 2 bits, N = 3 database codes, d = 2 features, 1x1x2 images: every value small enough to
+    work each term out by hand (the sums are in ``test_literal_sum_reading_matches_hand_computed_terms``)."""
+    f = torch.tensor([[0.5, -0.5], [1.0, 0.0]], dtype=torch.float64)
+    b = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]], dtype=torch.float64)
+    s = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0]], dtype=torch.float64)
+    out = HashOutput(codes=f, pre_codes=torch.tensor([[1.0, -1.0], [1.0, 1.0]], dtype=torch.float64),
+                     features=torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64),
+                     features_hat=torch.tensor([[0.0, 2.0], [1.0, 1.0]], dtype=torch.float64), decorrelate=True,
+                     recon_g=torch.ones(2, 1, 1, 2, dtype=torch.float64),
+                     recon_gp=torch.zeros(2, 1, 1, 2, dtype=torch.float64))
+    images = torch.tensor([[[[0.0, 1.0]]], [[[1.0, 0.0]]]], dtype=torch.float64)
+    return out, images, s, b, b[[0, 2]]
+
+
+@pytest.mark.parametrize("reduction, expected", [
+    # FB^T = [[0, 1, 0], [1, 1, -1]], kS = [[2, -2, -2], [-2, 2, -2]]: squared errors 4 + 9 + 4 + 9 + 1 + 1 = 28,
+    # times β = 12/2. F - B_Ω = [[-0.5, -1.5], [2, 1]]: 0.25 + 2.25 + 4 + 1 = 7.5, γ = β·200/3 = 400.
+    # X - X̂: 1 + 0 + 4 + 9 = 14; WX - V': 0.25 + 0.25 + 0 + 1 = 1.5 (λ = 1).
+    # V'^T V' - 2I = [[-0.75, -0.25], [-0.25, -1.75]]: 3.75, α = 1/(n k) = 1/4. Images: 2 + 2, η = 0.1.
+    ("sum", {"hashing": 6 * 28, "quantization": 6 * 200 * 7.5, "feature_reconstruction": 14 + 1.5,
+             "decorrelation": 3.75 / 4, "image_reconstruction": 0.1 * 4}),
+    ("per_image", {"hashing": 6 * 28 / 6, "quantization": 400 * 7.5 / 2, "feature_reconstruction": (14 + 1.5) / 2,
+                   "decorrelation": 3.75 / 4 / 2, "image_reconstruction": 0.1 * 4 / 2}),
+    ("element_mean", {"hashing": 6 * 28 / 6, "quantization": 400 * 7.5 / 2, "feature_reconstruction": (14 + 1.5) / 4,
+                      "decorrelation": 3.75 / 4 / 4, "image_reconstruction": 0.1 * (2 / 4 + 2 / 4)}),
+])
+def test_literal_sum_reading_matches_hand_computed_terms(reduction, expected):
+    out, images, s, b, b_batch = _hand_batch()
+    total, terms = objective(out, images, s, b, b_batch, LossWeights(reduction=reduction))
+    assert set(terms) == set(expected)
+    for name, value in expected.items():
+        assert terms[name].item() == pytest.approx(value), name
+    assert total.item() == pytest.approx(sum(expected.values()))
+
+
+def test_sum_reading_grows_with_the_database_and_keeps_adshs_quantisation_ratio():
+    out, images, s, b, b_batch = _hand_batch()
+    weights = LossWeights(reduction="sum")
+    _, base = objective(out, images, s, b, b_batch, weights)
+    _, doubled = objective(out, images, torch.cat([s, s], 1), torch.cat([b, b]), b_batch, weights)
+    assert doubled["hashing"].item() == pytest.approx(2 * base["hashing"].item())
+    assert doubled["quantization"].item() == pytest.approx(base["quantization"].item())
+    assert doubled["feature_reconstruction"].item() == pytest.approx(base["feature_reconstruction"].item())

@@ -11,7 +11,7 @@ from a2lib.workbook.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="notebooks/ holds no notebook yet")
+pytestmark = [pytest.mark.skipif(not NOTEBOOKS, reason="notebooks/ holds no notebook yet"), pytest.mark.slow]
 LEGITIMATE = {claims.ABSENT, claims.ONE_SEED, claims.NAN_SEEDS, claims.SKIPPED}
 """Why a claim may stay not testable on the smoke run: a table not regenerated, one seed, NaN in all but one seed,
 a section its profile leaves out; never a missing key or notebook."""

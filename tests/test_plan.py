@@ -3,6 +3,7 @@ for, counted by hand from the profiles and notebooks; the local submitit executo
 then train nothing. (That the plan names exactly the entries a smoke run of every notebook creates is checked in
 ``test_notebooks.py``, which runs them.)"""
 import inspect
+import json
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def test_smoke_plan_holds_each_configuration_once_with_every_request(smoke_plan)
     assert all(item.image_passes > 0 and item.train_flops > 0 for item in smoke_plan.items)
 
 
+@pytest.mark.slow
 def test_full_plan_without_its_data_is_built_from_the_published_facts(tmp_path):
     plan = training_plan("full", notebooks_dir=NOTEBOOKS, data_root=tmp_path, cache_dir=tmp_path / "cache",
                          cost=False)
@@ -91,6 +93,7 @@ def test_slurm_without_sbatch_says_where_to_run_it(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
+@pytest.mark.slow
 def test_local_executor_trains_the_missing_entries_with_two_workers_then_the_notebook_trains_nothing(
         tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
@@ -135,9 +138,12 @@ def test_the_quick_plan_is_exactly_what_the_notebooks_section_functions_ask_for(
         "06_retrieval_efficiency": ["timed"]}
     every = [request for found in spied.values() for request in found]
     assert {item.key for item in plan.items} == {config_key(request.config) for request in every}
-    # quick: 4 methods x 3 seeds and the complex-block reference x 3 seeds in 01, 8 Table 2 models in 02
-    assert sum(r.why.startswith("reference baseline/32 complex-only") for r in spied["01_simplicity_bias"]) == 3
-    assert sum(r.why.startswith("table 2 synth-birds") for r in spied["02_training"]) == 10
+    # one complex-block reference per seed of notebook 01; the four methods of Table 2 (plus ITQ and SDH, when
+    # the profile has them, on BASELINE's features) in 02
+    seeds = workbook.load_profile("quick").notebooks["01_simplicity_bias"]["seeds"]
+    other = workbook.load_profile("quick").notebooks["02_training"]["other_methods"]
+    assert sum(r.why.startswith("reference baseline/32 complex-only") for r in spied["01_simplicity_bias"]) == len(seeds)
+    assert sum(r.why.startswith("table 2 synth-birds") for r in spied["02_training"]) == 4 + len(other)
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
@@ -153,3 +159,21 @@ def test_each_notebook_trains_through_its_section_functions_only(path):
     assert code.count("sections.train_all(") == len(sections.NOTEBOOK_SECTIONS[path.stem])
     for other in (".train(", "load_or_train(", ".config("):
         assert other not in code, f"{path.stem} trains outside its sections ({other})"
+
+
+@pytest.mark.slow
+def test_a_run_with_train_workers_trains_the_models_first_and_records_it(tmp_path, monkeypatch, capsys):
+    """``train_workers: 2`` (quick): the run trains the missing models in two workers before the notebook, which then
+    loads them; timings.json says how long that took, and the workers' status lines name what they trained."""
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
+    monkeypatch.setenv("A2LIB_CACHE", str(tmp_path / "cache"))
+    profile = tmp_path / "workers.yaml"
+    profile.write_text("name: workers\nextends: smoke\ntrain_workers: 2\n")
+    records = workbook.run(str(profile), only=["03"], notebooks_dir=NOTEBOOKS, device="cpu")
+    assert records[0].ok
+    timings = json.loads((tmp_path / "results" / "workers" / "timings.json").read_text())
+    assert timings["trained_before_notebooks"]["workers"] == 2
+    assert timings["trained_before_notebooks"]["entries"] == 8  # 4 methods x 2 seeds
+    assert timings["total_s"] >= timings["trained_before_notebooks"]["seconds"]
+    assert training_plan(str(profile), only=["03"], notebooks_dir=NOTEBOOKS).count("cached") == 8
+    assert "trained 8 models with 2 workers" in capsys.readouterr().out

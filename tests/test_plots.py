@@ -284,6 +284,10 @@ def test_no_method_is_drawn_in_yellow_and_the_control_is_far_from_a2net():
     assert _contrast_on_white(plots.OKABE_ITO["yellow"]) < 2.0, "the check would catch yellow"
     control, a2net = np.array(to_rgb(plots.method_color("ce-classifier"))), np.array(to_rgb(plots.method_color("a2net")))
     assert np.linalg.norm(control - a2net) > 0.5, "the cross-entropy control and A²-Net are told apart at a glance"
+    deep_others = ["dpsh", "hashnet", "csq", "orthocos"]  # the lines of notebook 02's validation curves
+    gaps = {(a, b): np.linalg.norm(np.subtract(to_rgb(plots.method_color(a)), to_rgb(plots.method_color(b))))
+            for i, a in enumerate(deep_others) for b in deep_others[i + 1:]}
+    assert min(gaps.values()) > 0.4, f"close colours among the other methods: {gaps}"
 
 
 def test_block_share_bars_state_the_order_and_what_the_interval_is_over():
@@ -323,7 +327,7 @@ def test_training_curves_draw_chance_and_say_the_seed():
     chance = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([1 / 60] * 2)
     assert _legend(fig) == ["DPSH", "HashNet", "chance ≈ 1/60"]
-    assert fig._suptitle.get_text() == "other methods\n(each line is one training run (seed 0))"
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 1 seed: 0)"
     assert fig.get_figheight() >= plots.PANEL_HEIGHT
 
 
@@ -342,6 +346,37 @@ def test_bit_attribute_heatmap_labels_every_kth_of_many_bits_along_a_staircase()
     mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
     rows = np.asarray(mesh.get_array()).reshape(bits, attributes)
     assert list(rows.argmax(1)) == sorted(best), "bits sorted by their best attribute: a staircase"
+
+
+def test_training_curves_read_seeds_chance_and_share_kind_from_the_records():
+    records = [{"run": ("dpsh", 48), "iteration": i, "quantity": "val_map", "value": 0.1 * i, "seed": seed,
+                "chance": chance} for seed, chance in ((2, 0.1), (0, 0.3)) for i in (1, 2)]
+    fig = plots.training_curves(records, title="other methods")
+    ax = next(ax for ax in fig.axes if ax.axison)
+    chance = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([0.2, 0.2]), "the panel's mean chance"
+    assert "chance (a random ranking)" in _legend(fig)
+    assert fig._suptitle.get_text() == "other methods\n(each line is one training run; 2 seeds: 0, 2)"
+    shares = [{"run": ("a2net", 12), "iteration": 1, "quantity": q, "value": v, "kind": "share", "seed": 0}
+              for q, v in (("hashing", 0.9), ("decorrelation", 0.002))]
+    fig = plots.training_curves(shares, ylabel="share of the trunk gradient")
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert all(ax.get_yscale() == "log" for ax in panels) and len({ax.get_ylim() for ax in panels}) == 1
+    assert panels[0].get_ylabel() == "share of the trunk gradient (log scale)"
+    assert "1%: a term below it barely acts" in _legend(fig)
+    plain = [dict(r, kind=None) for r in shares]
+    assert all(ax.get_yscale() == "linear" for ax in plots.training_curves(plain).axes if ax.axison)
+
+
+def test_training_curves_leave_no_empty_band_between_the_legend_and_the_panels():
+    records = [{"run": ("baseline", 12), "iteration": i, "quantity": q, "value": 0.1 * i}
+               for i in (1, 2) for q in "abcde"]
+    fig = plots.training_curves(records, title="T")
+    fig.canvas.draw()
+    renderer, inches = fig.canvas.get_renderer(), fig.get_figheight()
+    legend_bottom = fig.legends[0].get_window_extent(renderer).y0 / fig.dpi
+    panel_top = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.axison) / fig.dpi
+    assert 0 <= legend_bottom - panel_top < 0.3, f"{legend_bottom - panel_top:.2f} in between, figure {inches} in"
 
 
 def test_value_bars_and_dose_curves_draw_the_range_over_seeds():

@@ -98,6 +98,7 @@ def _train(**runtime):
     return train(build("baseline", 8, backbone="small"), data, config, verbose=False)
 
 
+@pytest.mark.slow
 def test_training_with_persistent_dataloader_workers_is_reproducible():
     """Worker seeds and shuffles come from the run's seeded generator, so two runs with workers agree exactly.
     (They need not agree with a run without workers: persistent workers draw the workers' base seed once per loader

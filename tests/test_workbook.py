@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from a2lib import workbook
+from a2lib import machine, workbook
 from a2lib.folders import CACHE_ENV, DATA_ENV
 from a2lib.workbook import paths
 from a2lib.workbook.results import RUN_ENV
@@ -22,6 +22,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def root(tmp_path, monkeypatch):
     monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def short_machine_score(monkeypatch):
+    """The runner measures the machine score at the start of every run: two steps here, not the full seconds."""
+    monkeypatch.setattr(machine, "SCORE_STEPS", 2)
+    monkeypatch.setattr(machine, "SCORE_REPEATS", 1)
 
 
 def _profile(tmp_path, text):
@@ -40,8 +47,9 @@ def test_runs_in_order_injects_parameters_and_summarises(root, capsys):
     assert "| 01_fixture | answer | 63 |" in summary
     assert "| 02_second | metrics.map | 0.5 |" in summary
     assert summary in capsys.readouterr().out
-    assert set(json.loads((root / "results/fixture/timings.json").read_text())["notebooks"]) == {"01_fixture",
-                                                                                                 "02_second"}
+    timings = json.loads((root / "results/fixture/timings.json").read_text())
+    assert set(timings["notebooks"]) == {"01_fixture", "02_second"}
+    assert timings["machine"]["score_images_per_s"] > 0 and timings["machine"]["cpu_model"]
     assert not (root / "runs/fixture/timings.json").exists()  # one timings file, beside the results
 
 
@@ -117,7 +125,7 @@ def test_malformed_profile_is_one_line_naming_file_and_problem(root, tmp_path, c
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, extends, notebooks; it holds a list"),
+    ("- 01_fixture\n- 02_second\n", "must be a mapping of name, description, device, train_workers, extends, notebooks; it holds a list"),
     ("name: fx\nnotebooks: [01_fixture]\n", "'notebooks' must map each notebook name to a mapping"),
     ("name: fx\nnotebooks:\n  01_fixture: 3\n", "(not so for 01_fixture)"),
 ])
@@ -143,13 +151,21 @@ def test_a_profile_that_extends_itself_is_refused(tmp_path):
         workbook.load_profile(str(loop))
 
 
-def test_extended_is_quick_plus_what_does_not_fit_its_budget():
+def test_extended_is_the_reproduction_run_quick_is_its_budgeted_subset():
+    """Every comparison of trained models has three seeds in extended; quick keeps what fits its budget."""
     quick, extended = workbook.load_profile("quick"), workbook.load_profile("extended")
-    assert extended.notebooks["01_simplicity_bias"] == quick.notebooks["01_simplicity_bias"]
+    assert quick.train_workers == extended.train_workers == 2
+    for name, block in extended.notebooks.items():
+        for key in ("seeds", "eta_seeds", "escape_seeds"):
+            if key in block:
+                assert len(block[key]) >= 3, (name, key)
+    assert quick.notebooks["01_simplicity_bias"]["seeds"] == [0, 1]
     assert quick.notebooks["02_training"]["bits_list"] == [48]
     assert extended.notebooks["02_training"]["bits_list"] == [12, 48]
     assert quick.notebooks["02_training"]["ablation_bits"] is None and extended.notebooks["02_training"]["ablation_bits"]
     assert not quick.notebooks["02_training"]["eta_values"] and extended.notebooks["02_training"]["eta_values"]
+    assert extended.notebooks["02_training"]["zero_shot_methods"] and extended.notebooks["02_training"]["other_methods"]
+    assert "train_options" not in extended.notebooks["02_training"]["study"]
 
 
 def test_summary_keeps_this_runs_numbers_apart_from_earlier_runs(root, monkeypatch, capsys):
@@ -312,6 +328,7 @@ def test_an_unwritable_results_folder_is_refused_before_any_notebook_runs(root, 
     assert not (root / "runs" / "fixture").exists() or not any((root / "runs" / "fixture").iterdir())
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp_path):
     """Issue 28: Ctrl-C printed a 58-line ZMQ/KeyboardInterrupt traceback. The signal goes to the runner's
     process group, as a terminal sends it; the notebook says when its long cell has started."""
@@ -319,7 +336,8 @@ def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp
     profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_sleep: {{started: '{started}'}}\n")
     runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
                                str(FIXTURES / "interrupt")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True, env={**os.environ, "A2LIB_ROOT": str(root)})
+                              text=True, start_new_session=True,
+                              env={**os.environ, "A2LIB_ROOT": str(root), machine.NO_SCORE_ENV: "1"})
     try:
         deadline = time.monotonic() + STARTUP_S
         while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
@@ -353,3 +371,55 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+SHORT_CELLS = 1000
+
+
+def test_ctrl_c_between_short_cells_still_stops_the_run(root, tmp_path):
+    """Fault case: a kernel idle between two cells drops the SIGINT, and the run went on to exit 0. The notebook's
+    1,000 short cells (mostly idle between cells) take far longer than the grace period, so only the runner's own stop ends it early."""
+    import nbformat
+
+    started = tmp_path / "started"
+    parameters = nbformat.v4.new_code_cell('profile = "fx"\ndevice = "cpu"\nstarted = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}})
+    book.cells = [parameters, nbformat.v4.new_code_cell("open(started, 'w').write('1')")] + [
+        nbformat.v4.new_code_cell("import time; time.sleep(0.01)") for _ in range(SHORT_CELLS)]
+    (tmp_path / "nb").mkdir()
+    nbformat.write(book, tmp_path / "nb" / "01_cells.ipynb")
+    profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_cells: {{started: '{started}'}}\n")
+    runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
+                               str(tmp_path / "nb")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True, env={**os.environ, "A2LIB_ROOT": str(root)})
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not started.exists() and time.monotonic() < deadline:
+            assert runner.poll() is None, runner.communicate()
+            time.sleep(0.2)
+        time.sleep(1.0)
+        os.killpg(runner.pid, signal.SIGINT)
+        out, err = runner.communicate(timeout=STARTUP_S)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    assert runner.returncode == 130, err
+    assert "Traceback" not in err + out
+    assert err.strip().splitlines()[-1].startswith("a2lib: interrupted (Ctrl-C) in notebook 01_cells")
+
+
+@pytest.mark.parametrize("value", ["2", 0, 1.5, True])
+def test_train_workers_must_be_a_positive_integer(tmp_path, value):
+    profile = _profile(tmp_path, f"name: fx\ntrain_workers: {json.dumps(value)}\nnotebooks: {{}}\n")
+    with pytest.raises(workbook.WorkbookError, match=r"'train_workers' must be a positive integer"):
+        workbook.load_profile(profile)
+
+
+def test_train_workers_is_inherited_and_defaults_to_one(tmp_path):
+    base = _profile(tmp_path, "name: base\ntrain_workers: 2\nnotebooks: {}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text(f"name: child\nextends: {base}\nnotebooks: {{}}\n")
+    assert workbook.load_profile(str(child)).train_workers == 2
+    assert workbook.load_profile(_profile(tmp_path, "name: plain\nnotebooks: {}\n")).train_workers == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..folders import data_root
@@ -45,11 +46,17 @@ def load(name: str, split: str, root=None, classes=None, **options):
 
 
 def _keep_classes(dataset, classes) -> LabelledSubset:
-    """The items of ``dataset`` whose label (every label, for multi-hot) is in ``classes``."""
-    wanted = sorted({int(c) for c in classes})
-    if not wanted or not all(0 <= c < dataset.num_classes for c in wanted):
-        raise ValueError(f"classes must be a non-empty list of class indices 0..{dataset.num_classes - 1}, "
-                         f"got {list(classes)}")
+    """The items of ``dataset`` whose label (every label, for multi-hot) is in ``classes``: class indices, or the
+    dataset's class names (``dataset.class_names``, e.g. a folder's class folder names)."""
+    names = list(getattr(dataset, "class_names", None) or [])
+    given = [classes] if isinstance(classes, (str, int)) else list(classes)
+    unknown = [c for c in given if not (isinstance(c, str) and c in names)
+               and not (isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c < dataset.num_classes)]
+    if not given or unknown:
+        listed = f"; its class names: {', '.join(names[:10])}{' …' if len(names) > 10 else ''}" if names else ""
+        raise ValueError(f"classes must be a non-empty list of class indices 0..{dataset.num_classes - 1} or class "
+                         f"names of the dataset, got {given}{f' (unknown: {unknown})' if unknown else ''}{listed}")
+    wanted = sorted({names.index(c) if isinstance(c, str) else int(c) for c in given})
     keep = torch.zeros(dataset.num_classes, dtype=torch.bool)
     keep[wanted] = True
     labels = torch.as_tensor(dataset.labels)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from ..checks import check_positive_int
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PAPER_SIZE = 224
@@ -54,6 +56,8 @@ def for_profile(profile_or_kind: str, train: bool, size: int | None = None) -> v
     """
     if profile_or_kind not in KINDS:
         raise ValueError(f"unknown transform profile {profile_or_kind!r}; choose one of {', '.join(KINDS)}")
+    if size is not None:
+        size = check_positive_int("size", size, meaning="the side in pixels images are resized to")
     if profile_or_kind in PAPER_KINDS:
         return paper_transform(train, PAPER_SIZE if size is None else size)
     return light_transform(train, size)

@@ -6,7 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ..speed import fast
 from .backbones import Backbone
+from .weighted_conv import fusable, pointwise, weighted_conv2d, weighted_conv_rows
 
 ATTENTION_REDUCTION = 4
 """The attention stack narrows the trunk's channels by this factor before its final 1x1 conv (code family: 0.25)."""
@@ -41,9 +43,19 @@ def local_features(feature_map: Tensor, attention: Tensor, phi_local: nn.Module,
     num_maps = attention.shape[1]
     step = num_maps if chunk is None else max(1, min(int(chunk), num_maps))
 
+    fused = fast() and isinstance(phi_local, nn.Sequential) and len(phi_local) > 0 and fusable(phi_local[0])
+    rows = fused and pointwise(phi_local[1:])
+
     def run(fmap: Tensor, maps: Tensor) -> tuple[Tensor, Tensor]:
-        weighted = maps.unsqueeze(2) * fmap.unsqueeze(1)
-        out = phi_local(weighted.reshape(-1, channels, height, width))
+        if rows:  # conv, BN, ReLU on rows of channels: the same values, never reordered (a2lib.models.weighted_conv)
+            out, (_, out_h, out_w, count, _) = weighted_conv_rows(fmap, maps, phi_local[0])
+            out = phi_local[1:](out).view(n, out_h, out_w, count, -1)
+            return out.mean(dim=(1, 2)), out.mean(dim=-1).permute(0, 3, 1, 2)
+        if fused:  # the first convolution without the n·M weighted copies (a2lib.models.weighted_conv)
+            out = phi_local[1:](weighted_conv2d(fmap, maps, phi_local[0]))
+        else:
+            weighted = maps.unsqueeze(2) * fmap.unsqueeze(1)
+            out = phi_local(weighted.reshape(-1, channels, height, width))
         pooled = out.mean(dim=(2, 3)).reshape(n, maps.shape[1], -1)
         return pooled, out.mean(dim=1).reshape(n, maps.shape[1], *out.shape[2:])
 

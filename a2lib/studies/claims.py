@@ -36,7 +36,7 @@ import numpy as np
 from . import records as rec
 from . import paper
 from .paper import display_name
-from .keypaths import PLACEHOLDER, matches
+from .keys import PLACEHOLDER, matches
 from .records import NB01, NB02, NB03, NB04, NB05, NB06
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTABLE = "holds", "does not hold", "inconclusive", "not testable"

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data import load, zero_shot_split
-from ..evaluate import hamming_distance, mean_average_precision, ndcg_at_k, precision_at_k, relevance
+from ..evaluate import chance_map, hamming_distance, mean_average_precision, ndcg_at_k, precision_at_k, relevance
 from ..inference import binary, encode_dataset
 from ..train import TrainConfig, TrainResult
 from .setup import Study
@@ -149,23 +149,50 @@ GRADIENT_PREFIX = "grad_"
 """History keys of the per-term trunk-gradient diagnostic (``a2lib.diagnostics``): ``grad_share/<term>`` and
 ``grad_norm/<term>``."""
 SHARE_PREFIX = "grad_share/"
+VAL_MAP = "val_map"
+"""The history key of the validation mAP."""
+
+
+def run_fields(result, chance: bool = False) -> dict:
+    """The fields a curve's records carry about their run: its ``seed`` (when the result has a config) and with
+    ``chance`` the mAP of a random ranking on its database (``evaluate.chance_map``), for the plot to state them."""
+    config, labels = getattr(result, "config", None), getattr(result, "db_labels", None)
+    fields = {} if getattr(config, "seed", None) is None else {"seed": config.seed}
+    if chance and labels is not None and len(labels):
+        fields["chance"] = chance_map(labels)
+    return fields
 
 
 def history_records(results: dict) -> list[dict]:
     """Long-format training curves: one ``{run, iteration, quantity, value}`` per logged number of each
     ``TrainResult.history`` (each loss term, ``loss``, ``val_map``; not the gradient diagnostic, see
-    ``gradient_share_records``), with ``run`` the key of ``results``."""
+    ``gradient_share_records``), with ``run`` the key of ``results``, its ``seed`` and, on ``val_map``, ``chance``
+    (``run_fields``)."""
     skip = {"iteration", "lr", "elapsed_s"}
-    return [{"run": name, "iteration": record["iteration"], "quantity": key, "value": value}
-            for name, result in results.items() for record in result.history
-            for key, value in record.items() if key not in skip and not key.startswith(GRADIENT_PREFIX)]
+    rows = []
+    for name, result in results.items():
+        plain, scored = run_fields(result), None
+        for record in result.history:
+            for key, value in record.items():
+                if key in skip or key.startswith(GRADIENT_PREFIX):
+                    continue
+                if key == VAL_MAP and scored is None:
+                    scored = run_fields(result, chance=True)
+                rows.append({"run": name, "iteration": record["iteration"], "quantity": key, "value": value,
+                             **(scored if key == VAL_MAP else plain)})
+    return rows
+
+
+SHARE_KIND = "share"
+"""The ``kind`` of ``gradient_share_records``: ``plots.training_curves`` draws them on a log scale with the 1% line."""
 
 
 def gradient_share_records(results: dict) -> list[dict]:
     """Each loss term's share of the trunk gradient per outer iteration (``a2lib.diagnostics``), in the layout of
-    ``history_records`` (``quantity`` = the term); iterations where every gradient was zero (share None) are left
-    out."""
-    return [{"run": name, "iteration": record["iteration"], "quantity": key[len(SHARE_PREFIX):], "value": value}
+    ``history_records`` (``quantity`` = the term, ``kind`` = ``SHARE_KIND``); iterations where every gradient was
+    zero (share None) are left out."""
+    return [{"run": name, "iteration": record["iteration"], "quantity": key[len(SHARE_PREFIX):], "value": value,
+             "kind": SHARE_KIND, **run_fields(result)}
             for name, result in results.items() for record in result.history
             for key, value in record.items() if key.startswith(SHARE_PREFIX) and value is not None]
 
@@ -252,8 +279,8 @@ def ndcg_by_method(rows: list[dict]) -> tuple[dict, dict]:
 
 
 __all__ = [
-    "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "ablation_configs",
-    "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records", "ndcg_by_method",
-    "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "top_k_retrievals", "training_seconds",
-    "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
+    "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "SHARE_KIND", "VAL_MAP",
+    "ablation_configs", "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records",
+    "ndcg_by_method", "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "run_fields",
+    "top_k_retrievals", "training_seconds", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
 ]

@@ -5,7 +5,7 @@ A record's plain fields say which entry it is (method, bits, test set, ...); eac
 ``at(*path)``, is written under that path of keys in its notebook's results dict, the path's ``{name}`` templates
 filled in with the plain fields. ``record.write(results)`` puts it there, ``Record.read(tree)`` gives back every
 record a results tree holds, and ``Record.path(field, *deeper, **bound)`` is the key path a claim reads (plain fields
-not bound stay ``{name}`` placeholders, ``keypaths.PLACEHOLDER``; ``GATHER`` gives ``{*name}``). A value that holds one
+not bound stay ``{name}`` placeholders, ``keys.PLACEHOLDER``; ``GATHER`` gives ``{*name}``). A value that holds one
 number per seed is a number (one seed) or a list, as ``claims.samples`` reads it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, MutableMapping
 
-from .keypaths import matches
+from .keys import matches
 
 NB01, NB02, NB03, NB04, NB05, NB06 = ("01_simplicity_bias", "02_training", "03_activation_maps",
                                       "04_attribute_galleries", "05_ndcg_attribute_matching",

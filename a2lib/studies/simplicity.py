@@ -32,6 +32,7 @@ from ..inference import binary, encode_dataset
 from ..probes import probe_accuracy
 from ..train import MONITOR_PREFIX, TrainResult
 from .claims import difference, interval
+from .comparison import run_fields
 from .records import dose_end
 from .setup import Study
 
@@ -256,16 +257,19 @@ FALL_TOLERANCE = 0.02
 def learning_curves(results: Mapping, prefix: str = "validation mAP, ") -> list[dict]:
     """``{run, iteration, quantity, value}`` rows (``a2lib.workbook.plots.training_curves``' records) from each
     result's history, ``run`` its key in ``results``: quantity ``<prefix>both`` is the validation mAP on the intact
-    validation items (``val_map``), the others each monitor (``monitor/<name>``, ``MONITORS``); iterations without
-    validation are left out, and a result trained without monitors gives only its ``both`` rows."""
+    validation items (``val_map``), the others each monitor (``monitor/<name>``, ``MONITORS``), each row with its
+    run's ``seed`` and ``chance`` (``comparison.run_fields``); iterations without validation are left out, and a
+    result trained without monitors gives only its ``both`` rows."""
     rows = []
     for run, result in results.items():
+        fields = run_fields(result, chance=True) if any(r.get("val_map") is not None for r in result.history) else {}
         for record in result.history:
             if record.get("val_map") is None:
                 continue
             scores = {"both": record["val_map"], **{key[len(MONITOR_PREFIX):]: value for key, value in record.items()
                                                     if key.startswith(MONITOR_PREFIX)}}
-            rows += [{"run": run, "iteration": record["iteration"], "quantity": prefix + test, "value": float(value)}
+            rows += [{"run": run, "iteration": record["iteration"], "quantity": prefix + test, "value": float(value),
+                      **fields}
                      for test, value in scores.items()]
     return rows
 

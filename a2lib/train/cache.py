@@ -159,12 +159,13 @@ def _add_manifest(path: Path, stored: dict) -> None:
 
 def _read_entry(path: Path, config: TrainConfig, data_fingerprint: str) -> TrainResult:
     """The entry at ``path`` checked against its manifest and the request: a ``_DamagedFile`` names the file that
-    is not as written; a stored config that differs from the requested one is a ValueError."""
+    is not as written, or holds a config other than the requested one (a key collision or a hand-edited entry, set
+    aside like a damaged file so the next call trains the requested model instead of failing until it is deleted)."""
     manifest = _verified_manifest(path)
     stored = _read(path / CONFIG_NAME, lambda file: json.loads(file.read_text()))
     if stored != _canonical(config, data_fingerprint):
-        raise ValueError(f"cache entry {path} holds a different config than the one requested (a key collision "
-                         "or a hand-edited entry); delete that folder to retrain")
+        raise _DamagedFile(path / CONFIG_NAME, "holds a different config than the one requested (a key collision "
+                           "or a hand-edited entry)")
     if manifest is not None and [manifest.get("config"), manifest.get("data")] != [stored["config"], stored["data"]]:
         raise _DamagedFile(path / MANIFEST_NAME, f"was written for another config or data than {CONFIG_NAME}")
     state = _read(path / MODEL_NAME, load_tensors)

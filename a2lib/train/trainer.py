@@ -61,6 +61,7 @@ from ..diagnostics import flatten, term_gradients, trunk_of
 from ..evaluate import mean_average_precision
 from ..inference import binary, encode_dataset
 from ..safe_load import UnreadableFile, load_tensors
+from ..speed import fused_optimizer_options
 from . import progress
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, cpu_state, restore_rng, rng_state, write_history
 from .config import MONITOR_PREFIX, TrainConfig, TrainResult
@@ -166,11 +167,13 @@ class Trainer:
         self.db_labels = labels[self.db_indices]
         self.runtime = resolve_runtime(config, self.device)  # bf16, channels_last, workers (a2lib.train.runtime)
         self.runtime.prepare_model(self.model)
+        fused = fused_optimizer_options(config.optimizer, self.device)  # same update, one kernel (a2lib.speed)
         if config.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
-                                             weight_decay=config.weight_decay)
+                                             weight_decay=config.weight_decay, **fused)
         else:
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                              **fused)
         self.sampler = np.random.default_rng(config.seed)
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.scheme = build_scheme(model, config, self.db_labels, self.device)

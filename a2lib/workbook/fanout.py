@@ -46,13 +46,18 @@ class Outcome:
     error: str | None = None
 
 
-def train_entries(configs: list[dict], cache_dir: str, data_root: str, threads: int | None = None) -> list[Outcome]:
+def train_entries(configs: list[dict], cache_dir: str, data_root: str, threads: int | None = None,
+                  progress_file: str | None = None) -> list[Outcome]:
     """A worker (run by submitit): ``load_or_train`` each config (``TrainConfig.to_dict()`` form) into ``cache_dir``;
-    a failure is recorded and the next config trained. ``threads`` caps torch's CPU threads."""
+    a failure is recorded and the next config trained. ``threads`` caps torch's CPU threads; ``progress_file``
+    receives what trains now (``a2lib.train.progress``), for the submitting process to show."""
     import torch
 
     from ..train import TrainConfig, config_key, load_or_train
+    from ..train.progress import PROGRESS_ENV
 
+    if progress_file:
+        os.environ[PROGRESS_ENV] = progress_file
     if threads:
         torch.set_num_threads(threads)
     outcomes = []
@@ -126,8 +131,10 @@ def _executor(kind: str, folder: Path, partition: str | None):
     return executor
 
 
-def _submit_local(runner, missing: list[PlanItem], gpus, workers, common: tuple, log) -> list:
-    """One LocalExecutor job per worker, each with its share of ``missing`` (and its GPU, or its CPU cores)."""
+def _submit_local(runner, missing: list[PlanItem], gpus, workers, common: tuple, log,
+                  progress: Sequence[Path] = ()) -> list:
+    """One LocalExecutor job per worker, each with its share of ``missing`` (and its GPU, or its CPU cores), worker
+    ``i`` reporting its progress to ``progress[i]`` when given."""
     count, per_gpu = _local_workers(gpus, workers)
     shares = deal(missing, count)
     threads = None if per_gpu else max(1, (os.cpu_count() or 1) // len(shares))
@@ -137,7 +144,8 @@ def _submit_local(runner, missing: list[PlanItem], gpus, workers, common: tuple,
     for index, share in enumerate(shares):
         runner.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN, gpus_per_node=1 if per_gpu else 0,
                                  visible_gpus=(index,) if per_gpu else ())
-        jobs.append(runner.submit(train_entries, [item.config.to_dict() for item in share], *common, threads))
+        jobs.append(runner.submit(train_entries, [item.config.to_dict() for item in share], *common, threads,
+                                  str(progress[index]) if index < len(progress) else None))
     return jobs
 
 
@@ -152,9 +160,11 @@ def _submit_slurm(runner, missing: list[PlanItem], gpus, common: tuple, log) -> 
 
 
 def train_plan(plan: Plan, jobs_folder: Path, executor: str = "local", gpus: int | None = None,
-               workers: int | None = None, partition: str | None = None, log=print) -> list[Outcome]:
+               workers: int | None = None, partition: str | None = None, log=print,
+               progress: Sequence[Path] = ()) -> list[Outcome]:
     """Train ``plan.missing()`` with submitit (module docstring) and return one ``Outcome`` per entry; waits for
-    every job. A bad request (executor, counts, GPUs) is a ``WorkbookError`` before anything is submitted."""
+    every job. A bad request (executor, counts, GPUs) is a ``WorkbookError`` before anything is submitted. Local
+    worker ``i`` reports what it trains to the file ``progress[i]`` (``a2lib.train.progress``)."""
     check_request(executor, gpus, workers)
     missing = plan.missing()
     if not missing:
@@ -163,7 +173,7 @@ def train_plan(plan: Plan, jobs_folder: Path, executor: str = "local", gpus: int
     runner = _executor(executor, Path(jobs_folder), partition)
     common = (str(plan.cache_dir), str(plan.data_root))
     if executor == "local":
-        jobs = _submit_local(runner, missing, gpus, workers, common, log)
+        jobs = _submit_local(runner, missing, gpus, workers, common, log, progress)
     else:
         jobs = _submit_slurm(runner, missing, gpus, common, log)
     outcomes = []

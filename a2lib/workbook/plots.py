@@ -15,7 +15,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
+from ..studies.comparison import SHARE_KIND
 from ..studies.paper import display_name
 from .paths import figures_dir
 
@@ -35,14 +37,14 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bl
 METHOD_COLORS = {
     "baseline": OKABE_ITO["blue"], "exchnet": OKABE_ITO["orange"], "a2net": OKABE_ITO["bluish green"],
     "a2net++": OKABE_ITO["vermillion"], "itq": OKABE_ITO["sky blue"], "sdh": OKABE_ITO["reddish purple"],
-    "dpsh": OKABE_ITO["black"], "hashnet": "#332288", "csq": "#882255", "orthocos": "#999933",
+    "dpsh": OKABE_ITO["black"], "hashnet": "#EE3377", "csq": "#882255", "orthocos": "#999933",
     "linear": OKABE_ITO["black"], "balltree": OKABE_ITO["sky blue"], "kdtree": OKABE_ITO["reddish purple"],
     "pq": OKABE_ITO["orange"], "hamming": OKABE_ITO["vermillion"], "faiss-binary-flat": OKABE_ITO["blue"],
     "ce-classifier": "#AA4499",
 }
-"""Hashing methods (Okabe–Ito, then Tol's indigo, wine, olive and purple for HashNet, CSQ, OrthoCos and the
-cross-entropy control: no yellow, which vanishes on white, and the control far from A²-Net's green) and the search
-methods of notebook 06."""
+"""Hashing methods (Okabe–Ito, then Tol's magenta, wine, olive and purple for HashNet, CSQ, OrthoCos and the
+cross-entropy control: no yellow, which vanishes on white, HashNet apart from DPSH's black on the validation curves,
+and the control far from A²-Net's green) and the search methods of notebook 06."""
 METHOD_MARKERS = {"baseline": "o", "exchnet": "s", "a2net": "^", "a2net++": "D", "itq": "v", "sdh": "<",
                   "dpsh": ">", "hashnet": "P", "csq": "X", "orthocos": "h", "ce-classifier": "*"}
 """One marker per method, so lines stay apart without colour."""
@@ -65,6 +67,8 @@ SHARE_REFERENCE = 0.01
 """The 1% line of trunk-gradient shares: a term below it barely acts (``studies.comparison.INERT_SHARE``)."""
 SHARE_FLOOR = 1e-4
 """The lowest share a log-scale share panel shows (a share of exactly 0 sits on it)."""
+LOG_MARGIN = 2.0
+"""A shared log y range reaches this factor below the smallest value, so its markers are not cut by the axis."""
 BIT_ROW_INCHES = 0.12
 """Height of one bit's row in ``bit_attribute_heatmap`` (its labels are sparse, so rows can be thin)."""
 MAX_BIT_LABELS = 16
@@ -297,12 +301,18 @@ def _ordered(names: Iterable[str]) -> list[str]:
     return known + [n for n in names if n not in known]
 
 
-def _runs_note(seeds: int | None) -> str:
-    return "each line is one training run" + ("" if seeds is None else f" (seed {seeds})")
+def _runs_note(seeds: int | Collection[int] | None) -> str:
+    """What a line of ``training_curves`` is, with how many seeds (and which) the figure holds."""
+    if seeds is None:
+        return "each line is one training run"
+    seeds = sorted({seeds} if isinstance(seeds, int) else set(seeds))
+    which = f"1 seed: {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds: {', '.join(map(str, seeds))}"
+    return f"each line is one training run; {which}"
 
 
 def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteration", ylabel: str | None = None,
-                    title: str | None = None, ylim: tuple[float, float] | None = None, seeds: int | None = None,
+                    title: str | None = None, ylim: tuple[float, float] | None = None,
+                    seeds: int | Collection[int] | None = None,
                     chance: float | None = None, chance_label: str | None = None, reference: float | None = None,
                     reference_label: str | None = None, yscale: str = "linear", sharey: bool = False):
     """Training curves (notebook 02): one row of panels per logged quantity, one column per code length (each
@@ -313,15 +323,26 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
     quantity; ``ylim`` gives every panel the same y range (e.g. (0, 1) for mAPs compared across panels), ``sharey``
     one computed range. The x axis starts at iteration 0 (before training); the title says that each line is one
     training run (of ``seeds``, the seed, when given). ``chance`` (dotted) and ``reference`` (dashed) draw a
-    horizontal line in every panel; ``yscale="log"`` shows values down to ``SHARE_FLOOR``."""
+    horizontal line in every panel; ``yscale="log"`` shows values down to ``SHARE_FLOOR``. What records carry is
+    used when not given: their ``seed``s for ``seeds``, their ``chance`` (mean over a panel's records) for
+    ``chance``, and records all of ``kind`` ``SHARE_KIND`` are drawn as ``gradient_share_curves``."""
     import matplotlib.pyplot as plt
+    import numpy as np
     from matplotlib.ticker import MaxNLocator
 
+    records = list(records)
+    if records and all(r.get("kind") == SHARE_KIND for r in records) and yscale == "linear" and reference is None:
+        return gradient_share_curves(records, title=title, seeds=seeds, ylabel=ylabel)
+    if seeds is None and any("seed" in r for r in records):
+        seeds = {r["seed"] for r in records if "seed" in r}
     series: dict[tuple, dict[str, list[tuple[float, float]]]] = {}
+    chances: dict[tuple, list[float]] = {}
     for record in records:
         method, bits = _method_and_bits(record["run"])
         series.setdefault((record["quantity"], bits), {}).setdefault(method, []).append(
             (record["iteration"], record["value"]))
+        if record.get("chance") is not None:
+            chances.setdefault((record["quantity"], bits), []).append(record["chance"])
     if not series:
         raise ValueError("training_curves got no records; pass history_records of trained results")
     quantities = _ordered(q for q, _ in series)
@@ -345,9 +366,12 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
                 y = [max(value, SHARE_FLOOR) for value in y]
             ax.plot(x, y, marker=METHOD_MARKERS.get(method, "o"), markersize=4, color=method_color(method),
                     label=display_name(method))
-        if chance is not None:
-            ax.axhline(chance, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2,
-                       label=chance_label or f"chance ≈ {chance:.3g}")
+        level = chance if chance is not None else (float(np.mean(chances[quantity, bits]))
+                                                   if (quantity, bits) in chances else None)
+        if level is not None:
+            ax.axhline(level, color=REFERENCE_COLOR, linestyle=":", linewidth=1.2,
+                       label=chance_label or ("chance ≈ {:.3g}".format(level) if chance is not None
+                                              else "chance (a random ranking)"))
         if reference is not None:
             ax.axhline(reference, color=REFERENCE_COLOR, linestyle="--", linewidth=1.2,
                        label=reference_label or f"reference {reference:.3g}")
@@ -364,24 +388,26 @@ def training_curves(records: Iterable[Mapping], *, xlabel: str = "outer iteratio
         low = min(ax.get_ylim()[0] for ax in drawn)
         high = max(ax.get_ylim()[1] for ax in drawn)
         for ax in drawn:
-            ax.set_ylim(max(low, SHARE_FLOOR / 2) if yscale == "log" else low, high)
+            ax.set_ylim(max(low / LOG_MARGIN, SHARE_FLOOR / 2) if yscale == "log" else low, high)
     handles = {}
     for ax in axes.flat:
         handles.update(zip(*reversed(ax.get_legend_handles_labels())))
     top = 1 - LEGEND_INCHES / fig.get_figheight()
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=min(len(handles), LEGEND_COLUMNS + 2),
                bbox_to_anchor=(0.5, top))
+    fig.tight_layout(rect=(0, 0, 1, top))  # before the title above the figure, which it would make room for again
     note = _runs_note(seeds)
     fig.suptitle(f"{title}\n({note})" if title else note[0].upper() + note[1:], y=1.0, va="bottom")
-    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
-def gradient_share_curves(records: Iterable[Mapping], *, title: str | None = None, seeds: int | None = None):
+def gradient_share_curves(records: Iterable[Mapping], *, title: str | None = None,
+                          seeds: int | Collection[int] | None = None, ylabel: str | None = None):
     """Each loss term's share of the trunk gradient per outer iteration (notebook 02's ``gradient_share_records``)
     on one log y scale shared by every panel, so that 0.002 does not look like 0.9, with the 1% line under which
     a term barely acts."""
-    return training_curves(records, ylabel="trunk-gradient share (log)", yscale="log", sharey=True,
+    return training_curves(records, ylabel=f"{ylabel or 'trunk-gradient share'} (log scale)", yscale="log",
+                           sharey=True,
                            reference=SHARE_REFERENCE, reference_label="1%: a term below it barely acts", seeds=seeds,
                            title=title or "Each loss term's share of the gradient on the shared trunk")
 
@@ -462,7 +488,6 @@ def _ndcg_dots(ax, curves, references, k: int) -> None:
 def _sorted_bits(matrix) -> "np.ndarray":
     """Row order that groups bits by their best attribute (in attribute order), strongest first within a group, and
     puts bits that carry nothing last."""
-    import numpy as np
 
     strongest = matrix.max(1)
     return np.lexsort((-strongest, matrix.argmax(1), strongest <= 0))
@@ -478,7 +503,6 @@ def bit_attribute_heatmap(matrices: Mapping[str, object], attribute_names: Seque
     ``percentile`` of every value shown (said on the colour bar). ``max_attributes`` keeps the attributes with the
     largest value in any method, in their original order."""
     import matplotlib.pyplot as plt
-    import numpy as np
     import seaborn as sns
 
     arrays = {m: np.asarray(x, dtype=float) for m, x in matrices.items()}
@@ -544,7 +568,6 @@ def query_time_plot(rows: Iterable[Mapping], real_rows: Iterable[Mapping] = (), 
 
 def to_display(image) -> "np.ndarray":
     """A CxHxW tensor (values in [0, 1], or ImageNet-normalised) as an HxWxC array in [0, 1] for imshow."""
-    import numpy as np
 
     array = image.detach().cpu().float().numpy() if hasattr(image, "detach") else np.asarray(image, dtype=float)
     if array.ndim == 3 and array.shape[0] in (1, 3):
@@ -558,7 +581,6 @@ def to_display(image) -> "np.ndarray":
 def block_stretch(image, blocks: int = 2, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> "np.ndarray":
     """``to_display`` with each of ``blocks`` horizontal bands contrast-stretched on its own (its ``percentiles``
     to black and white): the dim texture block of a domino becomes visible beside the bright digit. Display only."""
-    import numpy as np
 
     array = np.array(to_display(image), dtype=float)
     for band in np.array_split(np.arange(array.shape[0]), blocks):
@@ -579,7 +601,6 @@ def image_grid(images, titles=None, ncols: int = 8, overlays=None, cell: float =
     over the image in grey, and a colour bar labelled ``colorbar_label`` when given. ``display`` turns an image into
     an array to show (``block_stretch`` for dominoes). Returns the figure."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     count = len(images)
     nrows = int(np.ceil(count / ncols))
@@ -633,7 +654,6 @@ def cam_grid(images, maps: Mapping[str, object], *, by: str = "row", boundary: f
     ``by="column"``: one column per image, the input in the first row (tall images such as dominoes).
     ``boundary`` draws a dashed line at that fraction of the height (the dominoes' block boundary)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     if by not in ("row", "column"):
         raise ValueError(f"cam_grid by={by!r}: choose 'row' (one row per image) or 'column'")
@@ -681,7 +701,6 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
     ``queries``: n images; ``retrieved``: n sequences of k images; ``correct``: (n, k) booleans. Returns the figure.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     correct = np.asarray(correct, dtype=bool)
     nrows, k = correct.shape

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from ..studies import Study
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
-PROFILES = ("smoke", "quick", "extended", "full")
+PROFILES = ("smoke", "quick", "extended", "full", "headline")
 PROFILE_SUFFIXES = (".yaml", ".yml")
-PROFILE_KEYS = ("name", "description", "device", "extends", "notebooks")
+PROFILE_KEYS = ("name", "description", "device", "train_workers", "extends", "notebooks")
 SHARED_PREFIX = "x-"
 """Top-level profile keys starting with this hold YAML anchors shared by several notebooks (``x-birds: &birds``)."""
 
@@ -31,6 +31,9 @@ class Profile:
     name: str
     description: str = ""
     device: str = "auto"
+    train_workers: int = 1
+    """CPU worker processes that train the run's missing models before the first notebook (``a2lib run``; 1: the
+    notebooks train them as they go). Two one-thread workers on two cores train small CNNs faster than one."""
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def study(self, notebook: str, **overrides) -> "Study":
@@ -99,6 +102,9 @@ def load_profile(name_or_path: str, _seen: tuple[Path, ...] = ()) -> Profile:
     if not isinstance(notebooks, dict) or bad:
         raise WorkbookError(f"profile {path}: 'notebooks' must map each notebook name to a mapping of its "
                             f"parameters" + (f" (not so for {', '.join(bad)})" if bad else ""))
+    workers = spec.get("train_workers", None)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise WorkbookError(f"profile {path}: 'train_workers' must be a positive integer, got {workers!r}")
     own = {str(k): dict(v or {}) for k, v in notebooks.items()}
     base = load_profile(str(spec["extends"]), _seen + (path.resolve(),)) if spec.get("extends") else Profile(path.stem)
     merged = {name: {**base.notebooks.get(name, {}), **own.get(name, {})} for name in {**base.notebooks, **own}}
@@ -106,6 +112,7 @@ def load_profile(name_or_path: str, _seen: tuple[Path, ...] = ()) -> Profile:
         name=spec.get("name", path.stem),
         description=spec.get("description", base.description),
         device=spec.get("device", base.device),
+        train_workers=workers if workers is not None else base.train_workers,
         notebooks=merged,
     )
 

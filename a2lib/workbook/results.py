@@ -121,26 +121,34 @@ def _result_paths(profile: str) -> list[Path]:
             if folder.is_dir() else [])
 
 
-def machine() -> dict[str, Any]:
-    """What a timing depends on: CPU cores, torch and its threads, the accelerator (none when absent)."""
+def machine(measure: bool = False) -> dict[str, Any]:
+    """What a timing depends on: CPU model and torch's CPU capability, cores, torch and its threads, the accelerator
+    (none when absent); with ``measure`` also the machine score (``a2lib.machine.score``, a few seconds)."""
     import platform
 
     import torch
 
+    from ..machine import describe
+
     accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu_cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "accelerator": accelerator, "python": platform.python_version()}
+    return {**describe(measure), "torch": torch.__version__, "accelerator": accelerator,
+            "python": platform.python_version()}
 
 
 def write_timings(profile: str, run: str, seconds: Mapping[str, float], statuses: Mapping[str, str],
-                  cache: Mapping[str, int] | None = None) -> Path:
-    """``results/<profile>/timings.json``: each notebook's wall time in this run, the date, the machine and the model
-    cache's entries ``before`` and ``after`` the run (a run that found its models cached trained little)."""
+                  cache: Mapping[str, int] | None = None, box: Mapping[str, Any] | None = None,
+                  pretrained: Mapping[str, Any] | None = None) -> Path:
+    """``results/<profile>/timings.json``: each notebook's wall time in this run, the date, the machine (``box``, as
+    ``machine`` measured it at the start of the run; else ``machine()`` now, without a score) and the model cache's
+    entries ``before`` and ``after`` the run (a run that found its models cached trained little)."""
     path = results_dir(profile) / TIMINGS_NAME
-    tree = {"run": run, "date": time.strftime("%Y-%m-%d"), "machine": machine(), "cache_entries": dict(cache or {}),
+    tree = {"run": run, "date": time.strftime("%Y-%m-%d"), "machine": dict(box) if box is not None else machine(),
+            "cache_entries": dict(cache or {}),
             "notebooks": {name: {"seconds": round(value, 1), "status": statuses.get(name)}
                           for name, value in seconds.items()},
-            "total_s": round(sum(seconds.values()), 1)}
+            "total_s": round(sum(seconds.values()) + (pretrained["seconds"] if pretrained else 0.0), 1)}
+    if pretrained:
+        tree["trained_before_notebooks"] = {**pretrained, "seconds": round(pretrained["seconds"], 1)}
     path.write_text(json.dumps(tree, indent=2) + "\n")
     return path
 
@@ -152,9 +160,27 @@ def read_timings(profile: str) -> dict | None:
 
 
 def machine_text(box: Mapping[str, Any]) -> str:
-    """The machine of a timing (``machine()``) in words."""
-    return (f"{box['cpu_cores']} CPU cores, torch {box['torch']} with {box['torch_threads']} threads, accelerator: "
-            f"{box['accelerator']}")
+    """The machine of a timing (``machine()``) in words; the CPU model, capability and score where recorded."""
+    cpu = (f"{box['cpu_model']} ({box.get('cpu_capability', 'capability not recorded')}), "
+           if box.get("cpu_model") else "")
+    score = (f", machine score {box['score_images_per_s']:,.0f} images/s"
+             if box.get("score_images_per_s") is not None else "")
+    return (f"{cpu}{box['cpu_cores']} CPU cores, torch {box['torch']} with {box['torch_threads']} threads, "
+            f"accelerator: {box['accelerator']}{score}")
+
+
+def budget_text(box: Mapping[str, Any], profile: str) -> str:
+    """The wall-time budget of ``profile`` for the recorded machine score (``a2lib.machine.budget_seconds``); empty
+    when no score was recorded or the profile has no budget."""
+    from ..machine import NOTEBOOK01_BUDGET_S, QUICK_BUDGET_S, REFERENCE_SCORE, budget_seconds
+
+    score = box.get("score_images_per_s")
+    if profile != "quick" or not score:
+        return ""
+    return (f"Budget for this machine score: the whole workbook at most {budget_seconds(score):,.0f} s "
+            f"({QUICK_BUDGET_S:,.0f} x {REFERENCE_SCORE:,.0f} / {score:,.0f}), notebook 01 at most "
+            f"{budget_seconds(score, NOTEBOOK01_BUDGET_S):,.0f} s ({NOTEBOOK01_BUDGET_S:,.0f} x "
+            f"{REFERENCE_SCORE:,.0f} / {score:,.0f}).")
 
 
 def timings_markdown(profile: str) -> str:
@@ -168,8 +194,9 @@ def timings_markdown(profile: str) -> str:
     cache = tree.get("cache_entries") or {}
     trained = (f"; the model cache held {cache['before']} trained models before the run and {cache['after']} after"
                if {"before", "after"} <= set(cache) else "")
+    budget = budget_text(tree["machine"], profile)
     return (f"Wall time of run `{tree['run']}` ({tree['date']}; {machine_text(tree['machine'])}{trained}):\n\n"
-            + markdown_table(rows, ["notebook", "status", "wall time (s)"]))
+            + markdown_table(rows, ["notebook", "status", "wall time (s)"]) + (f"\n\n{budget}" if budget else ""))
 
 
 def _cell(text: Any) -> str:
@@ -418,8 +445,8 @@ def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[
     return table, path
 
 
-__all__ = ["DERIVED_NAME", "README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "claims_markdown",
-           "claims_table", "current_readme_block", "current_run", "derived_numbers", "flatten_numbers",
+__all__ = ["DERIVED_NAME", "README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "budget_text",
+           "claims_markdown", "claims_table", "current_readme_block", "current_run", "derived_numbers", "flatten_numbers",
            "load_results", "machine", "machine_text", "markdown_table", "new_run_id", "read_timings", "readme_block",
            "readme_path", "results_tables", "save_results", "summary_table", "timing_line", "timings_markdown",
            "update_notebook_timings", "update_readme", "write_summary", "write_timings"]

@@ -16,6 +16,7 @@ resumes, and exit status 130. A second Ctrl-C stops the runner at once.
 """
 from __future__ import annotations
 
+import _thread
 import argparse
 import hashlib
 import os
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -35,12 +36,14 @@ from .errors import WorkbookError
 from .notebooks import PREFIX_LENGTH, discover_notebooks, notebook_parameters, plan_parameters, select_notebooks
 from .preflight import check_output_folders
 from .profiles import PROFILES, Profile, load_profile
-from .results import FAILED, OK, RUN_ENV, new_run_id, write_summary, write_timings
+from .results import FAILED, OK, RUN_ENV, machine, new_run_id, write_summary, write_timings
 
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
 INTERRUPTED_STATUS = 130
 """The exit status of a run ended by Ctrl-C: 128 + SIGINT, as shells report an interrupted command."""
+INTERRUPT_GRACE_S = 5.0
+"""Seconds a notebook has to stop after the first Ctrl-C reaches its kernel before the runner stops it itself."""
 
 
 class NotebookFailed(Exception):
@@ -141,11 +144,14 @@ def _kernel_group(kernels: list) -> int | None:
 def _passing_interrupts_to(kernels: list) -> Iterator[dict]:
     """While the block runs, the first Ctrl-C goes to the running kernel (its cell stops, the notebook fails with a
     KeyboardInterrupt, the batch ends there); a second one, or one while no kernel runs, raises KeyboardInterrupt
-    here. Yields ``{"count": Ctrl-Cs so far}``."""
+    here. A kernel between two cells drops the signal, so a notebook that has not stopped ``INTERRUPT_GRACE_S`` after
+    the first Ctrl-C is stopped here as by a second one. Yields ``{"count": Ctrl-Cs so far}``."""
     state = {"count": 0}
     if threading.current_thread() is not threading.main_thread():
         yield state
         return
+
+    grace: list[threading.Timer] = []
 
     def on_interrupt(signum, frame):
         state["count"] += 1
@@ -153,11 +159,16 @@ def _passing_interrupts_to(kernels: list) -> Iterator[dict]:
         if state["count"] > 1 or group is None:
             raise KeyboardInterrupt
         os.killpg(group, signal.SIGINT)
+        grace.append(threading.Timer(INTERRUPT_GRACE_S, _thread.interrupt_main))
+        grace[-1].daemon = True
+        grace[-1].start()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         yield state
     finally:
+        for timer in grace:
+            timer.cancel()
         signal.signal(signal.SIGINT, previous)
 
 
@@ -165,16 +176,22 @@ def _is_interrupt(err: Exception, interrupts: dict) -> bool:
     return bool(interrupts["count"]) or getattr(err, "ename", None) == "KeyboardInterrupt"
 
 
-def _interrupted(profile: str, path: Path, output: Path, records: list[NotebookRun], plan: dict) -> Interrupted:
-    """The one line an interrupted run ends with: what stopped, what is kept and the command that resumes."""
+def _interrupted(profile: str, path: Path, output: Path, records: list[NotebookRun], plan: dict,
+                 finished: bool = False) -> Interrupted:
+    """The one line an interrupted run ends with: what stopped, what is kept and the command that resumes
+    (``finished``: the Ctrl-C came while notebook ``path`` ended, so it is kept whole)."""
     from ..folders import cache_root
 
-    finished = ", ".join(r.name for r in records)
-    kept = f"the results and executed copies of {finished}, " if finished else ""
-    remaining = [p.stem[:PREFIX_LENGTH] for p in list(plan)[list(plan).index(path):]]
-    return Interrupted(f"interrupted (Ctrl-C) in notebook {path.stem}; kept: {kept}its partial copy {output} and "
-                       f"every model trained so far in {cache_root()} (one cut off mid-training resumes from its last "
-                       f"outer iteration). Resume with: a2lib run --profile {profile} --only {','.join(remaining)}")
+    done = ", ".join(r.name for r in records)
+    kept = f"the results and executed copies of {done}, " if done else ""
+    names = list(plan)
+    remaining = [p.stem[:PREFIX_LENGTH] for p in names[names.index(path) + finished:]]
+    where = f"after notebook {path.stem} ended" if finished else f"in notebook {path.stem}"
+    partial = "" if finished else f"its partial copy {output} and "
+    resume = (f"Resume with: a2lib run --profile {profile} --only {','.join(remaining)}" if remaining
+              else "Nothing was left to run")
+    return Interrupted(f"interrupted (Ctrl-C) {where}; kept: {kept}{partial}every model trained so far in "
+                       f"{cache_root()} (one cut off mid-training resumes from its last outer iteration). {resume}")
 
 
 def _report_failure(name: str, output: Path, err: Exception) -> None:
@@ -223,6 +240,8 @@ def run(
     out_dir = paths.runs_dir(prof.name)
     run_id = new_run_id()
     cached_before = cache_entries()
+    box = machine(measure=True)  # the machine score, measured before the notebooks load the CPU
+    pretrained = _pretrain(prof, chosen, folder, resolved, tqdm.write)
 
     records: list[NotebookRun] = []
     kernels: list = []
@@ -251,12 +270,15 @@ def run(
                 records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=False))
                 bar.close()
                 _report_failure(path.stem, output, err)
-                _finish(records, prof.name, run_id, cached_before)
+                _finish(records, prof.name, run_id, cached_before, box, pretrained)
                 raise NotebookFailed(f"notebook {path.stem} failed; executed copy: {output}") from err
             records.append(NotebookRun(path.stem, output, time.perf_counter() - start, ok=True))
             tqdm.write(f"{path.stem}: {records[-1].seconds:.1f} s -> {output}")
+            if interrupts["count"]:
+                bar.close()
+                raise _interrupted(profile, path, output, records, plan, finished=True)
     bar.close()
-    _finish(records, prof.name, run_id, cached_before)
+    _finish(records, prof.name, run_id, cached_before, box, pretrained)
     return records
 
 
@@ -268,16 +290,48 @@ def cache_entries() -> int:
     return sum(1 for p in root.iterdir() if p.is_dir() and "." not in p.name) if root.is_dir() else 0
 
 
-def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int) -> None:
-    """Print and save the timings, then write and print the summary of this run's results."""
-    total = sum(r.seconds for r in records)
+def _pretrain(prof: Profile, chosen: list[Path], folder: Path, device: str, log) -> dict | None:
+    """Train the chosen notebooks' missing models with ``prof.train_workers`` CPU workers before the first notebook
+    (``a2lib.workbook.fanout``), so the notebooks load them; None when the profile trains in the notebooks (one
+    worker, or a GPU). Returns what ``write_timings`` records: seconds, workers and entries trained."""
+    if prof.train_workers <= 1 or device != "cpu":
+        return None
+    from .fanout import JOBS_FOLDER, train_plan
+    from .plan import training_plan
+
+    from .status import STATUS_POSITION, training_status
+
+    start = time.perf_counter()
+    plan = training_plan(prof, [p.stem[:PREFIX_LENGTH] for p in chosen], folder)
+    with tempfile.TemporaryDirectory(prefix="a2lib-workers-") as progress_dir, ExitStack() as shown:
+        files = [Path(progress_dir) / f"worker-{i}.json" for i in range(prof.train_workers)]
+        for i, file in enumerate(files):
+            shown.enter_context(training_status(f"training worker {i + 1} of {len(files)}", file, STATUS_POSITION + i))
+        outcomes = train_plan(plan, paths.runs_dir(prof.name) / JOBS_FOLDER, "local", workers=prof.train_workers,
+                              log=log, progress=files)
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        log(f"{len(failed)} of {len(outcomes)} models failed to train in the workers; the notebooks train them "
+            f"(first error: {failed[0].error.strip().splitlines()[-1]})")
+    seconds = time.perf_counter() - start
+    log(f"trained {len(outcomes) - len(failed)} models with {prof.train_workers} workers in {seconds:.1f} s")
+    return {"seconds": seconds, "workers": prof.train_workers, "entries": len(outcomes) - len(failed)}
+
+
+def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before: int, box: dict,
+            pretrained: dict | None = None) -> None:
+    """Print and save the timings (with the machine ``box`` measured at the start and the workers' training before
+    the notebooks, ``pretrained``), then write and print the summary of this run's results."""
+    total = sum(r.seconds for r in records) + (pretrained["seconds"] if pretrained else 0.0)
     print("\n| notebook | status | wall time (s) |\n|---|---|---|")
+    if pretrained:
+        print(f"| training before the notebooks ({pretrained['workers']} workers) | | {pretrained['seconds']:.1f} |")
     for r in records:
         print(f"| {r.name} | {OK if r.ok else FAILED} | {r.seconds:.1f} |")
     print(f"| total | | {total:.1f} |\n")
     statuses = {r.name: OK if r.ok else FAILED for r in records}
     write_timings(profile, run_id, {r.name: r.seconds for r in records}, statuses,
-                  {"before": cached_before, "after": cache_entries()})
+                  {"before": cached_before, "after": cache_entries()}, box, pretrained)
     table, summary = write_summary(profile, run_id, statuses)
     print(table)
     print(f"summary written to {summary}")
@@ -305,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     book_p.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} (the run's folder name)")
     book_p.add_argument("--only", default=None, help="comma-separated notebooks, e.g. 00,01 (default: all)")
     book_p.add_argument("--out", default=None, type=Path, help="output folder (default runs/<profile>/book)")
-    book_p.add_argument("--export", action="store_true",
+    book_p.add_argument("--export", "--commit-notebooks", dest="export", action="store_true",
                         help="also copy the executed notebooks, images compressed, to notebooks/executed/<profile>/")
     plan_p, train_p = sub.choices["plan"], sub.choices["train"]
     plan_p.add_argument("--summary", action="store_true", help="print the totals without one row per configuration")

@@ -30,11 +30,12 @@ def status_text(notebook: str, record: dict | None, now: float | None = None) ->
 
 
 @contextmanager
-def training_status(notebook: str, path: Path) -> Iterator[None]:
-    """Show the status line of ``notebook`` from the progress file ``path`` for the block; removed afterwards."""
+def training_status(notebook: str, path: Path, position: int = STATUS_POSITION) -> Iterator[None]:
+    """Show the status line of ``notebook`` (or of a training worker) from the progress file ``path`` for the block,
+    at tqdm ``position``; removed afterwards."""
     from tqdm.auto import tqdm
 
-    line = tqdm(total=0, bar_format="{desc}", position=STATUS_POSITION, leave=False,
+    line = tqdm(total=0, bar_format="{desc}", position=position, leave=False,
                 desc=status_text(notebook, None))
     stop = threading.Event()
 

@@ -1,5 +1,4 @@
-"""Key paths into a results tree: a tuple of keys whose segments may hold placeholders, matched against the nested
-dicts of a notebook's results file (what a claim's ``Number`` and a record's ``path`` are)."""
+"""Paths of keys into a results tree, with ``{name}`` placeholders: how records are found and claims read them."""
 from __future__ import annotations
 
 import re
@@ -10,7 +9,8 @@ PLACEHOLDER = re.compile(r"\{(\*?)(\w+)\}")
 into one verdict (``Within`` over all η values)."""
 
 
-def _segment_pattern(template: str) -> re.Pattern:
+def segment_pattern(template: str) -> re.Pattern:
+    """The regular expression one key segment with placeholders matches, each placeholder a named group."""
     parts, position = [], 0
     for match in PLACEHOLDER.finditer(template):
         parts += [re.escape(template[position:match.start()]), f"(?P<{match[2]}>[^/]+)"]
@@ -30,7 +30,7 @@ def matches(tree: Any, path: Sequence[str], bound: Mapping[str, str] | None = No
     head, rest = path[0], path[1:]
     if not PLACEHOLDER.search(head):
         return matches(tree[head], rest, bound, exclude) if head in tree else []
-    pattern, found = _segment_pattern(head), []
+    pattern, found = segment_pattern(head), []
     for key in tree:
         match = pattern.fullmatch(str(key))
         if match and str(key) not in exclude and all(bound.get(name, value) == value
@@ -39,4 +39,4 @@ def matches(tree: Any, path: Sequence[str], bound: Mapping[str, str] | None = No
     return found
 
 
-__all__ = ["PLACEHOLDER", "matches"]
+__all__ = ["PLACEHOLDER", "matches", "segment_pattern"]

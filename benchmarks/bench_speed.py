@@ -1,0 +1,168 @@
+"""Training-step images/s before and after the CPU fast paths (``a2lib.speed``), paired and interleaved in one run.
+
+For each method x dataset it builds the training step of the quick recipes (synth-dominoes: ``quick-dominoes``, 32
+bits; synth-birds: ``quick``, 48 bits) twice from the same seed, one on the reference code path
+(``a2lib.speed.reference_paths``) and one on the fast paths, then times one step of each in turn, alternating
+which goes first, so that the load of a shared machine falls on both alike. Reports the median images/s of each and
+the median of the paired ratios (fast / reference), with the machine score and ``uptime`` before and after.
+With ``--maps`` it also trains each method briefly (``MAP_TRAINING``) from seeds 0-2 on both paths and reports the
+test mAP of each and their paired differences: the fast paths change rounding, not what is learned.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_speed.py [--pairs 15] [--threads 1] [--maps] [--out bench_speed.md]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from a2lib import machine, recipes, speed
+from a2lib.train.cache import build_model, load_dataset
+from a2lib.train.config import TrainConfig
+from a2lib.evaluate import mean_average_precision
+from a2lib.inference import binary, encode_dataset
+from a2lib.train.trainer import Trainer, dataset_labels, train
+
+SETTINGS = {"synth-dominoes": ("quick-dominoes", 32), "synth-birds": ("quick", 48)}
+"""Dataset -> (recipe, bits) of the quick profile's notebooks (01: dominoes; 02-06: birds)."""
+METHODS = ("a2net++", "a2net", "baseline", "exchnet")
+OMEGA = 200
+"""Items of the one outer iteration the steps are drawn from (the timed step does not depend on it)."""
+WARMUP = 2
+MAP_TRAINING = {"outer_iterations": 3, "n_samples": 256, "inner_epochs": 1, "eval_every": 3, "lr_decay_at": 2}
+"""The brief training of the mAP check: the quick recipe's model and optimiser, three short outer iterations."""
+MAP_SEEDS = (0, 1, 2)
+
+
+def test_map(method: str, dataset: str, seed: int, fast: bool) -> float:
+    """Test mAP (queries: the test split; database: the learned codes) of a brief training on one path."""
+    recipe, bits = SETTINGS[dataset]
+    r = recipes.get(recipe)
+    config = TrainConfig(dataset=dataset, model=method, bits=bits, backbone=r.backbone,
+                         model_options=r.options_for(method), **{**r.train_options, **MAP_TRAINING}, seed=seed,
+                         grad_diagnostic=False, device="cpu")
+    with (_nothing() if fast else speed.reference_paths()):
+        result = train(build_model(config), load_dataset(config, "train"), config, verbose=False)
+        test = load_dataset(config, "test")
+        queries = binary(encode_dataset(result.model, test, config.eval_batch_size, "cpu"), "query codes")
+    return float(mean_average_precision(queries, result.database_codes(), dataset_labels(test), result.db_labels))
+
+
+def map_rows(methods, datasets) -> list[dict]:
+    rows = []
+    for dataset in datasets:
+        for method in methods:
+            before = [test_map(method, dataset, seed, fast=False) for seed in MAP_SEEDS]
+            after = [test_map(method, dataset, seed, fast=True) for seed in MAP_SEEDS]
+            rows.append({"method": method, "dataset": dataset, "before": before, "after": after,
+                         "diffs": [a - b for a, b in zip(after, before)]})
+    return rows
+
+
+def training_step(method: str, dataset: str, fast: bool):
+    """A function running one training step (forward, loss, backward, optimiser step) of ``method`` on a fixed
+    batch, built on the fast paths or the reference ones; and the batch size."""
+    recipe, bits = SETTINGS[dataset]
+    r = recipes.get(recipe)
+    config = TrainConfig(dataset=dataset, model=method, bits=bits, backbone=r.backbone,
+                         model_options=r.options_for(method), **{**r.train_options, "n_samples": OMEGA},
+                         grad_diagnostic=False, device="cpu")
+    context = speed.reference_paths if not fast else _nothing
+    with context():
+        trainer = Trainer(build_model(config), load_dataset(config, "train"), config, None, verbose=False)
+    omega = torch.arange(min(OMEGA, len(trainer.db_indices)))
+    trainer.scheme.begin_outer_iteration(omega)
+    trainer.model.prepare_outer_iteration(0, trainer.loader(omega), trainer.device, config.outer_iterations)
+    trainer.model.train()
+    images, labels, positions = next(iter(trainer.loader(omega)))
+    images = trainer.runtime.images(images)
+
+    def step():
+        with context():
+            out = trainer.runtime.forward(trainer.model, images, labels)
+            total, _ = trainer.scheme.batch_loss(trainer.model, out, images, labels, positions)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            trainer.optimizer.step()
+    return step, len(images)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def paired(method: str, dataset: str, pairs: int) -> dict:
+    """Median images/s of the reference and fast steps and the median of their paired ratios."""
+    reference, batch = training_step(method, dataset, fast=False)
+    fast, _ = training_step(method, dataset, fast=True)
+    for _ in range(WARMUP):
+        reference()
+        fast()
+    before, after = [], []
+    for i in range(pairs):
+        order = (reference, fast) if i % 2 == 0 else (fast, reference)
+        for step in order:
+            start = time.perf_counter()
+            step()
+            (before if step is reference else after).append(batch / (time.perf_counter() - start))
+    ratios = [a / b for a, b in zip(after, before)]
+    return {"method": method, "dataset": dataset, "before": statistics.median(before),
+            "after": statistics.median(after), "ratio": statistics.median(ratios),
+            "low": min(ratios), "high": max(ratios)}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--datasets", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--maps", action="store_true", help="also the mAP check of a brief training, seeds 0-2")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load_before, score = uptime(), machine.score().images_per_s
+    rows = [paired(method, dataset, args.pairs) for dataset in args.datasets for method in args.methods]
+    maps = map_rows(args.methods, args.datasets) if args.maps else []
+    load_after = uptime()
+    command = "OMP_NUM_THREADS=1 python " + " ".join(["benchmarks/bench_speed.py", *(argv or sys.argv[1:])])
+    lines = [f"Made by `{command}` ({args.pairs} interleaved pairs of training steps per row, {args.threads} "
+             f"thread(s); {machine.cpu_model()}, {machine.cpu_capability()}, torch {torch.__version__}; machine score "
+             f"{score:.0f} images/s at {args.threads} thread(s), measured at the start).", "",
+             f"Load before: `{load_before}`; after: `{load_after}`.", "",
+             "| method | data | images/s before | images/s after | paired ratio (median) | ratio range |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['dataset']} | {r['before']:.0f} | {r['after']:.0f} | {r['ratio']:.2f}x "
+                     f"| {r['low']:.2f}-{r['high']:.2f} |")
+    if maps:
+        lines += ["", f"Test mAP after a brief training ({MAP_TRAINING}, quick recipe otherwise), seeds "
+                      f"{list(MAP_SEEDS)}: reference path / fast path and the paired difference (fast - reference).",
+                  "", "| method | data | mAP reference | mAP fast | paired differences |", "|---|---|---|---|---|"]
+        for r in maps:
+            fmt = lambda values: ", ".join(f"{v:.4f}" for v in values)  # noqa: E731
+            diffs = ", ".join(f"{d:+.4f}" for d in r["diffs"])
+            lines.append(f"| {r['method']} | {r['dataset']} | {fmt(r['before'])} | {fmt(r['after'])} | {diffs} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
