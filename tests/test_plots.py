@@ -377,3 +377,20 @@ def test_training_curves_leave_no_empty_band_between_the_legend_and_the_panels()
     legend_bottom = fig.legends[0].get_window_extent(renderer).y0 / fig.dpi
     panel_top = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.axison) / fig.dpi
     assert 0 <= legend_bottom - panel_top < 0.3, f"{legend_bottom - panel_top:.2f} in between, figure {inches} in"
+
+
+def test_value_bars_and_dose_curves_draw_the_range_over_seeds():
+    fig = plots.value_bars({0.1: 0.5, 0.4: 0.6}, xlabel="η", ylabel="mAP",
+                           ranges={0.1: (0.45, 0.52), 0.4: (0.6, 0.7)})
+    (bars,) = [c for c in fig.axes[0].containers if hasattr(c, "errorbar") and c.errorbar is not None]
+    (segments,) = bars.errorbar.lines[2]
+    assert [tuple(s[:, 1]) for s in segments.get_segments()] == [pytest.approx((0.45, 0.52)),
+                                                                 pytest.approx((0.6, 0.7))]
+    with pytest.raises(ValueError, match="ranges has no entry for 0.4"):
+        plots.value_bars({0.1: 0.5, 0.4: 0.6}, xlabel="η", ylabel="mAP", ranges={0.1: (0.4, 0.6)})
+    fig = plots.dose_curves({"both": {0.0: 0.9, 0.5: 0.7}}, xlabel="p", ranges={"both": {0.0: (0.85, 0.95),
+                                                                                        0.5: (0.6, 0.8)}})
+    (band,) = fig.axes[0].collections
+    ys = sorted({round(float(y), 6) for path in band.get_paths() for y in path.vertices[:, 1]})
+    assert {0.6, 0.8, 0.85, 0.95} <= set(ys) and (min(ys), max(ys)) == (0.6, 0.95)  # lowest to highest seed
+    plt.close("all")

@@ -240,6 +240,8 @@ def test_dose_response_averages_seeds_and_names_its_ends():
     assert dose["fall_onset"] == 500.0  # mean 0.94 < 0.99 - 0.02; 50's mean 0.99 is not
     curves = simplicity.mean_curves(dose["map"], ["complex-only (blanked)"])
     assert curves == {"complex-only (blanked)": pytest.approx({0.0: 0.35, 50.0: 0.40, 500.0: 0.55})}
+    assert simplicity.range_curves(dose["map"], ["both"]) == {"both": {0.0: (0.98, 1.00), 50.0: (0.99, 0.99),
+                                                                       500.0: (0.93, 0.95)}}
     one_seed = simplicity.dose_response({(0, 0): {"both": 1.0}, (0.25, 0): {"both": 0.9}}, dose="p")
     assert one_seed["ends"] == {"smallest p": {"both": 1.0}, "largest p": {"both": 0.9}}
     assert one_seed["fall_onset"] == 0.25

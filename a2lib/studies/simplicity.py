@@ -319,6 +319,14 @@ def mean_curves(table: Mapping[str, Mapping[str, object]], tests: Sequence[str])
     return {test: {float(level): float(np.mean(by_test[test])) for level, by_test in table.items()} for test in tests}
 
 
+def range_curves(table: Mapping[str, Mapping[str, object]], tests: Sequence[str]
+                 ) -> dict[str, dict[float, tuple[float, float]]]:
+    """``{test: {dose: (lowest, highest) over seeds}}`` of ``dose_response(...)["map"]``: the spread drawn around
+    ``mean_curves`` (one seed: a range of zero width)."""
+    return {test: {float(level): (float(np.min(by_test[test])), float(np.max(by_test[test])))
+                   for level, by_test in table.items()} for test in tests}
+
+
 def escape_options(fraction: float) -> dict:
     """The data set options that randomise the simple block on a ``fraction`` of the training images (the escape
     exercise): none at 0, so that p = 0 is the model trained on the data as is (one cache entry, not two)."""
@@ -329,4 +337,4 @@ def escape_options(fraction: float) -> dict:
 __all__ = ["BLOCKS", "FALL_TOLERANCE", "FLAVOURS", "MONITORS", "TEST_SETS", "bias_by_flavour", "bias_numbers",
            "block_masks", "block_share", "block_signal", "complex_probe", "dose_response", "escape_options",
            "explained_variance_share", "fall_onset", "learning_curves", "mean_curves", "over_seeds", "paired_gap",
-           "seed_rows", "table1_rows", "test_set_name", "variant_test_sets", "variant_maps"]
+           "range_curves", "seed_rows", "table1_rows", "test_set_name", "variant_test_sets", "variant_maps"]

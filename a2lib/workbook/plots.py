@@ -260,16 +260,28 @@ def measure_bars(rows: Sequence[Mapping], panels: Mapping[str, Mapping], *, titl
 
 
 def value_bars(values: Mapping, *, xlabel: str, ylabel: str, method: str | None = None, title: str | None = None,
-               value_format: str = "{:.3f}", methods: Sequence[str] | None = None):
-    """One bar per category with its value written on top (notebook 02's mAP per η), in ``method``'s colour, or
-    each bar in the colour of its entry of ``methods``."""
+               value_format: str = "{:.3f}", methods: Sequence[str] | None = None,
+               ranges: Mapping | None = None):
+    """One bar per category with its value written on top (notebook 02's mean mAP per η), in ``method``'s colour,
+    or each bar in the colour of its entry of ``methods``; ``ranges[key] = (lowest, highest)`` (over seeds) is drawn
+    as an error bar from lowest to highest."""
     import matplotlib.pyplot as plt
 
     categories = [str(key) for key in values]
     fig, ax = plt.subplots(figsize=(1.1 * len(categories) + 2, 3.4))
     colors = ([method_color(m) for m in methods] if methods is not None
               else method_color(method) if method else DEFAULT_COLOR)
-    ax.bar(range(len(categories)), list(values.values()), color=colors)
+    heights = list(values.values())
+    yerr = None
+    if ranges is not None:
+        missing = [str(key) for key in values if key not in ranges]
+        if missing:
+            raise ValueError(f"value_bars: ranges has no entry for {', '.join(missing)}; give (lowest, highest) for "
+                             "every bar")
+        yerr = [[value - ranges[key][0] for key, value in values.items()],
+                [ranges[key][1] - value for key, value in values.items()]]
+    ax.bar(range(len(categories)), heights, color=colors, yerr=yerr, capsize=4 if yerr else 0,
+           error_kw={"ecolor": OKABE_ITO["black"], "lw": 1})
     for i, value in enumerate(values.values()):
         ax.text(i, value, value_format.format(value), ha="center", va="bottom", fontsize=TICK_SIZE)
     ax.set_xticks(range(len(categories)), categories)
@@ -730,15 +742,19 @@ def retrieval_grid(queries, retrieved, correct, row_labels=None, cell: float = 0
 DOSE_COLORS = (OKABE_ITO["black"], OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["bluish green"],
                OKABE_ITO["orange"], OKABE_ITO["reddish purple"])
 """Line colours of ``dose_curves``, one per test set in the order given."""
+RANGE_ALPHA = 0.2
+"""Opacity of the band ``dose_curves`` shades between the lowest and the highest seed."""
 
 
 def dose_curves(curves: Mapping[str, Mapping[float, float]], *, xlabel: str, ylabel: str = "test mAP",
                 shares: Mapping[float, float] | None = None, share_label: str = "image term's share of the trunk "
                 "gradient", onset: float | None = None, onset_label: str = "intact mAP starts to fall",
-                xscale: str = "linear", title: str | None = None):
+                xscale: str = "linear", title: str | None = None,
+                ranges: Mapping[str, Mapping[float, tuple[float, float]]] | None = None):
     """Scores against a dose (notebook 01: mAP against η, or against the fraction p of randomised digits): one line
-    per test set (``curves[test][dose]``), optionally a lower panel with ``shares[dose]`` (a share in [0, 1]) and a
-    dotted vertical line at ``onset``. ``xscale="symlog"`` spreads doses over decades while keeping 0."""
+    per test set (``curves[test][dose]``, the mean over seeds) with ``ranges[test][dose] = (lowest, highest)`` over
+    seeds shaded around it, optionally a lower panel with ``shares[dose]`` (a share in [0, 1]) and a dotted vertical
+    line at ``onset``. ``xscale="symlog"`` spreads doses over decades while keeping 0."""
     import matplotlib.pyplot as plt
 
     rows = 2 if shares else 1
@@ -748,6 +764,9 @@ def dose_curves(curves: Mapping[str, Mapping[float, float]], *, xlabel: str, yla
     for color, (test, values) in zip(DOSE_COLORS * len(curves), curves.items()):
         x = sorted(values)
         ax.plot(x, [values[d] for d in x], marker="o", markersize=4, color=color, label=test)
+        if ranges and test in ranges:
+            ax.fill_between(x, [ranges[test][d][0] for d in x], [ranges[test][d][1] for d in x], color=color,
+                            alpha=RANGE_ALPHA, linewidth=0)
     ax.set(ylabel=ylabel, ylim=(0.0, 1.02), title=title)
     if shares:
         x = sorted(shares)
@@ -771,8 +790,8 @@ def dose_curves(curves: Mapping[str, Mapping[float, float]], *, xlabel: str, yla
     return fig
 
 
-__all__ = ["CAM_NORMALISATION", "DOSE_COLORS", "METHOD_COLORS", "METHOD_ORDER", "OKABE_ITO", "STUDIED",
-           "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "block_share_bars", "block_stretch", "cam_grid",
-           "display_name", "dose_curves", "gradient_share_curves", "image_grid",
+__all__ = ["CAM_NORMALISATION", "DOSE_COLORS", "METHOD_COLORS", "METHOD_ORDER", "OKABE_ITO", "RANGE_ALPHA",
+           "STUDIED", "attribute_label", "bar_with_ci", "bit_attribute_heatmap", "block_share_bars", "block_stretch",
+           "cam_grid", "display_name", "dose_curves", "gradient_share_curves", "image_grid",
            "measure_bars", "method_color", "ndcg_curves", "quantity_label", "query_time_plot", "ranking",
            "retrieval_grid", "save_figure", "style", "to_display", "training_curves", "value_bars"]
