@@ -192,3 +192,17 @@ def test_timings_sit_beside_the_results_and_reach_the_readme_block(root):
     assert "| total |  | 3,720 |" in block and f"run `R` ({saved['date']};" in block
     assert "the model cache held 35 trained models before the run and 40 after" in block
     assert "timings" not in results.summary_table("p", "R", {})
+
+
+def test_the_timings_name_the_training_done_before_the_notebooks(tmp_path, monkeypatch):
+    """A run with train_workers records the workers' training; the table and each notebook's line say so."""
+    from a2lib.workbook import results
+
+    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
+    results.write_timings("fx", "run-1", {"01_a": 10.0, "02_b": 5.0}, {"01_a": "ok", "02_b": "ok"},
+                          {"before": 0, "after": 3}, {"cpu_cores": 2, "torch_threads": 2, "torch": "2", "accelerator": "none"},
+                          {"seconds": 30.0, "workers": 2, "entries": 3})
+    tree = results.read_timings("fx")
+    assert tree["total_s"] == 45.0 and tree["trained_before_notebooks"]["entries"] == 3
+    assert "| training before the notebooks (2 workers, 3 models) |  | 30 |" in results.timings_markdown("fx")
+    assert "after 2 workers had trained the 3 models of all the notebooks in 30 s" in results.timing_line("fx", "01_a")

@@ -190,6 +190,10 @@ def timings_markdown(profile: str) -> str:
         return ""
     rows = [{"notebook": name, "status": entry["status"], "wall time (s)": f"{entry['seconds']:,.0f}"}
             for name, entry in tree["notebooks"].items()]
+    done = tree.get("trained_before_notebooks")
+    if done:
+        rows.insert(0, {"notebook": f"training before the notebooks ({done['workers']} workers, {done['entries']} "
+                                    "models)", "status": "", "wall time (s)": f"{done['seconds']:,.0f}"})
     rows.append({"notebook": "total", "status": "", "wall time (s)": f"{tree['total_s']:,.0f}"})
     cache = tree.get("cache_entries") or {}
     trained = (f"; the model cache held {cache['before']} trained models before the run and {cache['after']} after"
@@ -358,6 +362,13 @@ def timing_line(profile: str, notebook: str) -> str:
     return _timing_line(read_timings(profile), profile, notebook)
 
 
+def _pretrained_text(timings: Mapping[str, Any]) -> str:
+    """What the workers trained before the notebooks (``write_timings``' ``trained_before_notebooks``), or ''."""
+    done = timings.get("trained_before_notebooks")
+    return (f", after {done['workers']} workers had trained the {done['entries']} models of all the notebooks in "
+            f"{done['seconds']:,.0f} s" if done else "")
+
+
 def _timing_line(timings: dict | None, profile: str, notebook: str) -> str:
     entry = (timings or {}).get("notebooks", {}).get(notebook)
     if entry is None:
@@ -367,8 +378,9 @@ def _timing_line(timings: dict | None, profile: str, notebook: str) -> str:
         start = ("an empty model cache" if cache.get("before") == 0 else
                  f"{cache['before']} models already in the cache" if cache.get("before") else "the cache as it was")
         text = (f"Measured run time in `{profile}`: **{entry['seconds']:,.0f} s** ({entry['status']}) in run "
-                f"`{timings['run']}` of {timings['date']}, from {start}, on {machine_text(timings['machine'])}; the "
-                f"whole workbook took {timings['total_s']:,.0f} s (`results/{profile}/timings.json`).")
+                f"`{timings['run']}` of {timings['date']}, from {start}, on {machine_text(timings['machine'])}"
+                f"{_pretrained_text(timings)}; the whole workbook took {timings['total_s']:,.0f} s "
+                f"(`results/{profile}/timings.json`).")
     return f"{TIMING_BEGIN}\n{text}\n{TIMING_END}"
 
 
