@@ -334,21 +334,8 @@ def test_ctrl_c_ends_the_run_with_one_line_status_130_and_no_traceback(root, tmp
     process group, as a terminal sends it; the notebook says when its long cell has started."""
     started = tmp_path / "started"
     profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_sleep: {{started: '{started}'}}\n")
-    runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
-                               str(FIXTURES / "interrupt")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True,
-                              env={**os.environ, "A2LIB_ROOT": str(root), machine.NO_SCORE_ENV: "1"})
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
-            assert runner.poll() is None, runner.communicate()
-            time.sleep(0.2)
-        os.killpg(runner.pid, signal.SIGINT)
-        out, err = runner.communicate(timeout=STARTUP_S)
-    finally:
-        if runner.poll() is None:
-            os.killpg(runner.pid, signal.SIGKILL)
-    assert runner.returncode == 130, err
+    returncode, out, err = _interrupt(profile, FIXTURES / "interrupt", root, started)
+    assert returncode == 130, err
     assert "Traceback" not in err + out
     last = err.strip().splitlines()[-1]
     assert last.startswith("a2lib: interrupted (Ctrl-C) in notebook 01_sleep; kept: its partial copy "
@@ -373,12 +360,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _interrupt(profile: str, notebooks: Path, root: Path, started: Path, settle_s: float = 0.0) -> tuple:
+    """Run ``a2lib run --profile profile`` on ``notebooks`` in its own process group, send it Ctrl-C (SIGINT to the
+    group, as a terminal does) ``settle_s`` after the notebook has written ``started``; (returncode, out, err)."""
+    runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
+                               str(notebooks)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True,
+                              env={**os.environ, "A2LIB_ROOT": str(root), machine.NO_SCORE_ENV: "1"})
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+            assert runner.poll() is None, runner.communicate()
+            time.sleep(0.2)
+        time.sleep(settle_s)
+        os.killpg(runner.pid, signal.SIGINT)
+        out, err = runner.communicate(timeout=STARTUP_S)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    return runner.returncode, out, err
+
+
 SHORT_CELLS = 1000
 
 
+@pytest.mark.slow
 def test_ctrl_c_between_short_cells_still_stops_the_run(root, tmp_path):
     """Fault case: a kernel idle between two cells drops the SIGINT, and the run went on to exit 0. The notebook's
-    1,000 short cells (mostly idle between cells) take far longer than the grace period, so only the runner's own stop ends it early."""
+    1,000 short cells (mostly idle between them) take far longer than the grace period, so only the runner's own
+    stop ends it early."""
     import nbformat
 
     started = tmp_path / "started"
@@ -391,21 +401,8 @@ def test_ctrl_c_between_short_cells_still_stops_the_run(root, tmp_path):
     (tmp_path / "nb").mkdir()
     nbformat.write(book, tmp_path / "nb" / "01_cells.ipynb")
     profile = _profile(tmp_path, f"name: fx\nnotebooks:\n  01_cells: {{started: '{started}'}}\n")
-    runner = subprocess.Popen([sys.executable, "-m", "a2lib", "run", "--profile", profile, "--notebooks",
-                               str(tmp_path / "nb")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True, env={**os.environ, "A2LIB_ROOT": str(root)})
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while not started.exists() and time.monotonic() < deadline:
-            assert runner.poll() is None, runner.communicate()
-            time.sleep(0.2)
-        time.sleep(1.0)
-        os.killpg(runner.pid, signal.SIGINT)
-        out, err = runner.communicate(timeout=STARTUP_S)
-    finally:
-        if runner.poll() is None:
-            os.killpg(runner.pid, signal.SIGKILL)
-    assert runner.returncode == 130, err
+    returncode, out, err = _interrupt(profile, tmp_path / "nb", root, started, settle_s=1.0)
+    assert returncode == 130, err
     assert "Traceback" not in err + out
     assert err.strip().splitlines()[-1].startswith("a2lib: interrupted (Ctrl-C) in notebook 01_cells")
 
