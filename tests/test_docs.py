@@ -32,7 +32,7 @@ def _bash_blocks(text: str) -> list[list[str]]:
 def readme_mismatch(readme_text: str, profile: str = results.README_PROFILE) -> str | None:
     """Why the README's results block is not what ``results.readme_block`` makes of the results, or None."""
     try:
-        block = results.current_readme_block(readme_text)
+        block = results.current_readme_block(readme_text, profile)
     except ValueError as missing:
         return str(missing)
     expected = results.readme_block(profile)
@@ -42,17 +42,18 @@ def readme_mismatch(readme_text: str, profile: str = results.README_PROFILE) -> 
     return "\n".join(diff[:3]) or "the blocks differ in length"
 
 
-def test_the_readme_results_block_is_what_the_committed_results_give(monkeypatch):
+@pytest.mark.parametrize("profile", results.README_PROFILES)
+def test_the_readme_results_block_is_what_the_committed_results_give(monkeypatch, profile):
     monkeypatch.setenv("A2LIB_ROOT", str(ROOT))
-    problem = readme_mismatch(README.read_text())
-    assert problem is None, (f"README.md's results block differs from results/{results.README_PROFILE}/*.json:\n"
+    problem = readme_mismatch(README.read_text(), profile)
+    assert problem is None, (f"README.md's {profile} results block differs from results/{profile}/*.json:\n"
                              f"{problem}\nregenerate it: python3 -c 'from a2lib.workbook.results import "
-                             "update_readme; update_readme()'")
+                             f"update_readme; update_readme(\"{profile}\")'")
 
 
-def test_the_committed_derived_numbers_are_what_the_committed_results_give(monkeypatch):
+@pytest.mark.parametrize("profile", [p for p in results.README_PROFILES if (ROOT / "results" / p).is_dir()])
+def test_the_committed_derived_numbers_are_what_the_committed_results_give(monkeypatch, profile):
     monkeypatch.setenv("A2LIB_ROOT", str(ROOT))
-    profile = results.README_PROFILE
     saved = json.loads((ROOT / "results" / profile / results.DERIVED_NAME).read_text())
     assert saved == json.loads(json.dumps(results.derived_numbers(results.load_results(profile)))), (
         f"results/{profile}/{results.DERIVED_NAME} differs from what results/{profile}/*.json give; regenerate it "

@@ -89,8 +89,9 @@ TABLE2 = {"synth-birds/48/a2net++": {"map": 0.447}, "synth-birds/48/a2net": {"ma
           "synth-birds/48/exchnet": {"map": 0.305}, "synth-birds/48/baseline": {"map": 0.402}}
 
 
-def _readme(root, text="intro\n\n<!-- results:begin -->\nold\n<!-- results:end -->\n\nafter\n"):
-    (root / "README.md").write_text(text)
+def _readme(root, profile="quick"):
+    begin, end = results.readme_markers(profile)
+    (root / "README.md").write_text(f"intro\n\n{begin}\nold\n{end}\n\nafter\n")
     return root / "README.md"
 
 
@@ -134,11 +135,13 @@ def test_derived_numbers_hold_the_shown_means_intervals_and_claim_differences(ro
 
 def test_update_readme_replaces_only_the_block_and_needs_the_markers(root):
     _write(root, "02_training", "R", table2=TABLE2)
-    path = _readme(root)
+    path = _readme(root, "p")
     results.update_readme("p")
     text = path.read_text()
-    assert text.startswith("intro\n\n<!-- results:begin -->") and text.endswith("<!-- results:end -->\n\nafter\n")
-    assert results.current_readme_block(text) == results.readme_block("p") and "old" not in text
+    assert text.startswith("intro\n\n<!-- results:p:begin -->") and text.endswith("<!-- results:p:end -->\n\nafter\n")
+    assert results.current_readme_block(text, "p") == results.readme_block("p") and "old" not in text
+    with pytest.raises(ValueError, match="needs one results block"):
+        results.current_readme_block(text, "quick")
     with pytest.raises(ValueError, match="needs one results block"):
         results.current_readme_block("no markers here")
 

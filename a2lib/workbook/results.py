@@ -35,8 +35,17 @@ OUTSIDE_RUNNER = "outside the runner"
 OK, FAILED = "ok", "FAILED"
 README_NAME = "README.md"
 README_PROFILE = "quick"
-"""The profile whose committed results the README's generated block shows."""
-README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+"""The profile of the documented run: its executed notebooks are committed and carry its run-time lines."""
+README_PROFILES = ("extended", "quick")
+"""The profiles whose committed results have a generated block in the README: the reproduction run, then quick."""
+
+
+def readme_markers(profile: str) -> tuple[str, str]:
+    """The begin and end markers of ``profile``'s results block in the README."""
+    return f"<!-- results:{profile}:begin -->", f"<!-- results:{profile}:end -->"
+
+
+README_BEGIN, README_END = readme_markers(README_PROFILE)
 TIMING_BEGIN, TIMING_END = "<!-- timing:begin -->", "<!-- timing:end -->"
 """Markers of the generated run-time line in each notebook's opening cell (``update_notebook_timings``)."""
 README_NOTE = ("<!-- generated from results/{profile}/*.json by a2lib.workbook.results.write_summary (every "
@@ -334,26 +343,29 @@ def readme_block(profile: str = README_PROFILE) -> str:
             f"over at least {MIN_SEEDS} seeds, so with one seed it is *not testable* and the numbers are "
             "shown unjudged.",
             claims_markdown(results), results_tables(results), timings_markdown(profile)])
-    return "\n".join([README_BEGIN, README_NOTE.format(profile=profile), "", body.strip(), "", README_END])
+    begin, end = readme_markers(profile)
+    return "\n".join([begin, README_NOTE.format(profile=profile), "", body.strip(), "", end])
 
 
 def readme_path() -> Path:
     return workbook_root() / README_NAME
 
 
-def current_readme_block(text: str) -> str:
-    """The results block of README text (markers included); an error if the markers are missing or out of order."""
-    begin, end = text.find(README_BEGIN), text.find(README_END)
+def current_readme_block(text: str, profile: str = README_PROFILE) -> str:
+    """``profile``'s results block of README text (markers included); an error if its markers are missing or out of
+    order."""
+    begin_mark, end_mark = readme_markers(profile)
+    begin, end = text.find(begin_mark), text.find(end_mark)
     if begin < 0 or end < begin:
-        raise ValueError(f"{README_NAME} needs one results block between {README_BEGIN} and {README_END}")
-    return text[begin:end + len(README_END)]
+        raise ValueError(f"{README_NAME} needs one results block between {begin_mark} and {end_mark}")
+    return text[begin:end + len(end_mark)]
 
 
 def update_readme(profile: str = README_PROFILE) -> Path:
-    """Replace the README's results block with ``readme_block(profile)``."""
+    """Replace the README's results block of ``profile`` with ``readme_block(profile)``."""
     path = readme_path()
     text = path.read_text()
-    path.write_text(text.replace(current_readme_block(text), readme_block(profile)))
+    path.write_text(text.replace(current_readme_block(text, profile), readme_block(profile)))
     return path
 
 
@@ -442,22 +454,23 @@ def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
 
 
 def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[str, Path]:
-    """Write ``results/<profile>/SUMMARY.md``, ``derived.json`` (``derived_numbers``) and, for ``README_PROFILE`` when the workbook has a README with a
-    results block, that block (``update_readme``) and the notebooks' run-time lines (``update_notebook_timings``);
-    returns the summary and its path."""
+    """Write ``results/<profile>/SUMMARY.md``, ``derived.json`` (``derived_numbers``), the README's results block of
+    ``profile`` when the README has one (``README_PROFILES``, ``update_readme``) and, for ``README_PROFILE``, the
+    notebooks' run-time lines (``update_notebook_timings``); returns the summary and its path."""
     table = summary_table(profile, run, statuses)
     path = results_dir(profile) / SUMMARY_NAME
     path.write_text(table)
     derived = derived_numbers(load_results(profile))
     (results_dir(profile) / DERIVED_NAME).write_text(json.dumps(derived, indent=2, sort_keys=True) + "\n")
     readme = readme_path()
-    if profile == README_PROFILE and readme.is_file() and README_BEGIN in readme.read_text():
+    if profile in README_PROFILES and readme.is_file() and readme_markers(profile)[0] in readme.read_text():
         update_readme(profile)
-        update_notebook_timings(profile)
+        if profile == README_PROFILE:
+            update_notebook_timings(profile)
     return table, path
 
 
-__all__ = ["DERIVED_NAME", "README_BEGIN", "README_END", "README_PROFILE", "RUN_ENV", "SUMMARY_NAME", "budget_text",
+__all__ = ["DERIVED_NAME", "README_BEGIN", "README_END", "README_PROFILE", "README_PROFILES", "readme_markers", "RUN_ENV", "SUMMARY_NAME", "budget_text",
            "claims_markdown", "claims_table", "current_readme_block", "current_run", "derived_numbers", "flatten_numbers",
            "load_results", "machine", "machine_text", "markdown_table", "new_run_id", "read_timings", "readme_block",
            "readme_path", "results_tables", "save_results", "summary_table", "timing_line", "timings_markdown",
