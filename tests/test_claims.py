@@ -250,3 +250,26 @@ def test_a_not_testable_verdict_names_its_cause():
     assert claims.evaluate_all({}, claims=[_by_id("T3-generic")])[0].cause == claims.ABSENT
     judged = _verdict(A_ABOVE_B, _results(a=[0.5, 0.52, 0.54], b=[0.4, 0.41, 0.42]))
     assert judged.cause is None and set(claims.CAUSES) >= {claims.ONE_SEED, claims.NAN_SEEDS, claims.MISSING_KEY}
+
+
+def test_the_remedy_claim_pairs_llr_with_the_baseline_of_each_flavour_and_ignores_other_tests():
+    from a2lib.studies.remedy import REFERENCE_METHOD, REMEDY_METHOD
+
+    claim = _by_id("R-llr")
+    assert [n.bound for n in claim.numbers] == [(("method", REMEDY_METHOD), ("test", "complex-only ({flavour})")),
+                                                (("method", REFERENCE_METHOD), ("test", "complex-only ({flavour})"))]
+    maps = {f"{m}/32/{t}": values for m, by_test in {
+        "baseline": {"both": [0.99, 0.99], "complex-only (blanked)": [0.30, 0.28],
+                     "complex-only (randomised)": [0.16, 0.17]},
+        "baseline-llr": {"both": [0.70, 0.75], "complex-only (blanked)": [0.55, 0.35],
+                         "complex-only (randomised)": [0.77, 0.78]}}.items() for t, values in by_test.items()}
+    verdicts = claims.evaluate(claim, {claims.NB01: {"table1_map": maps}})
+    assert [(v.where, v.verdict) for v in verdicts] == [({"bits": "32", "flavour": "blanked"}, INCONCLUSIVE),
+                                                        ({"bits": "32", "flavour": "randomised"}, HOLDS)]
+    # the Table 1 claims name their methods: the re-fitted rows add no verdict to them
+    for claim_id in ("T1-bias", "T1-combat"):
+        with_llr = claims.evaluate(_by_id(claim_id), {claims.NB01: {"table1_map": maps}})
+        without = claims.evaluate(_by_id(claim_id), {claims.NB01: {"table1_map": {
+            k: v for k, v in maps.items() if not k.startswith("baseline-llr/")}}})
+        assert [(v.where, v.verdict, v.observed) for v in with_llr] == [
+            (v.where, v.verdict, v.observed) for v in without]

@@ -154,3 +154,24 @@ def test_over_seeds_gives_one_value_per_seed_in_table1s_structure():
     by_test = simplicity.variant_maps(refit, study)
     assert [values[(remedy.REMEDY_METHOD, BITS, test)][1] for test in tests] == pytest.approx(
         [by_test[test] for test in tests])
+
+
+def test_remedy_of_refits_the_given_results_without_training_or_loading(monkeypatch):
+    from a2lib.studies import Study, paper, simplicity
+
+    study = Study(dataset="synth-dominoes", recipe="smoke", dataset_options={"n_train": 120, "n_test": 60},
+                  device="cpu")
+    baselines = {seed: study.train("baseline", BITS, seed=seed, variant="both", monitors=simplicity.MONITORS)
+                 for seed in (1, 0)}
+    config = RefitConfig(outer_iterations=1, epochs=2)
+    expected = remedy.remedy_over_seeds(study, BITS, [1, 0], config=config)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("remedy_of must use the results it is given")
+
+    monkeypatch.setattr(Study, "train", no_training)
+    values = remedy.remedy_of(study, baselines, BITS, config=config)
+    assert values == expected  # same seeds, same order, same numbers as from the cache
+    with pytest.raises(ValueError, match="takes the 'baseline' models of 12 bits, got 'baseline' at 8 bits"):
+        remedy.remedy_of(study, baselines, 12, config=config)
+    assert paper.display_name(remedy.REMEDY_METHOD) != remedy.REMEDY_METHOD

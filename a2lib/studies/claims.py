@@ -517,6 +517,12 @@ CLAIMS: tuple[Claim, ...] = (
           (_end(rec.Escape, "largest", "largest p"), _end(rec.Escape, "smallest", "smallest p")),
           Greater(((0, 1),)), note="the workbook's escape exercise: once the shortcut stops predicting the label on "
           "some images, the network learns the complex block"),
+    _claim("R-llr", "Kirichenko et al. 2023", "simple last layer retraining can match or outperform state-of-the-art "
+           "approaches on spurious correlation benchmarks", "{bits} bits, complex-only mAP ({flavour}): ADSH (BASELINE) "
+           "with its hash layer re-trained on held-out items whose simple block is randomised > ADSH", NB01,
+           beats(_table1("baseline-llr", "complex-only ({flavour})"), _table1("baseline", "complex-only ({flavour})")),
+           note="the workbook's reference remedy (a2lib.studies.remedy), not a claim of the paper: do the frozen "
+           "BASELINE features still hold the complex block, paired by seed"),
     _claim("T2-order", "Table 2", "our proposed A²-NET and A²-NET⁺⁺ models consistently outperform the other baseline "
            "methods … A²-NET⁺⁺ achieves much better results over A²-NET", "{dataset}, {bits} bits, mAP: A²-Net++ > "
            "A²-Net > ExchNet > ADSH", NB02, order(*(_map(m) for m in STUDIED)),

@@ -26,8 +26,9 @@ ranking of packed codes)."""
 PAPER_BITS = (12, 24, 32, 48)
 
 
-CONTROL_METHODS = {"ce-classifier": "CE classifier"}
-"""Methods of ours that are not in the paper's tables (notebook 01's cross-entropy control)."""
+CONTROL_METHODS = {"ce-classifier": "CE classifier", "baseline-llr": "ADSH + LLR"}
+"""Methods of ours that are not in the paper's tables: notebook 01's cross-entropy control and its reference remedy,
+BASELINE (ADSH) with last-layer re-training (``a2lib.studies.remedy.REMEDY_METHOD``)."""
 
 
 def display_name(name: str) -> str:

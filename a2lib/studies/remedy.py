@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -168,15 +169,18 @@ def refit_items(study: Study, result: TrainResult) -> tuple[Dataset, Tensor]:
     return study.load("train", **REFIT_DATA), result.val_indices
 
 
-def remedy_over_seeds(study: Study, bits: int, seeds, device="cpu", config: RefitConfig | None = None,
-                      variant: str = "both", monitors: dict | None = None) -> dict[tuple, list[float]]:
-    """``{(method, bits, test): [mAP per seed]}`` (``simplicity.over_seeds``' structure, Table 1's test sets) for the
-    BASELINE of each seed (trained or cached as notebook 01 trains it: ``variant``, ``monitors``) re-fitted by
-    ``retrain_last_layer`` on its held-out items (``refit_items``): method ``REMEDY_METHOD``."""
-    monitors = MONITORS if monitors is None else monitors
+def remedy_of(study: Study, baselines: Mapping[int, TrainResult], bits: int, device="cpu",
+              config: RefitConfig | None = None) -> dict[tuple, list[float]]:
+    """``{(REMEDY_METHOD, bits, test): [mAP per seed]}`` (``simplicity.over_seeds``' structure, Table 1's test sets,
+    the seeds in the order of ``baselines``) for already trained BASELINEs ``{seed: result}`` (e.g. notebook 01's
+    Table 1 runs, so nothing is trained or loaded again), each re-fitted by ``retrain_last_layer`` on its held-out
+    items (``refit_items``) with ``config`` seeded by its seed; a ValueError for a result that is not a BASELINE of
+    ``bits``."""
     scores = {}
-    for seed in seeds:
-        baseline = study.train(REFERENCE_METHOD, bits, seed=seed, variant=variant, monitors=monitors)
+    for seed, baseline in baselines.items():
+        if baseline.config.model != REFERENCE_METHOD or baseline.config.bits != bits:
+            raise ValueError(f"seed {seed}: last-layer re-training takes the {REFERENCE_METHOD!r} models of {bits} "
+                             f"bits, got {baseline.config.model!r} at {baseline.config.bits} bits")
         dataset, indices = refit_items(study, baseline)
         refit = retrain_last_layer(baseline, dataset, indices, dataclasses.replace(config or RefitConfig(), seed=seed),
                                    device)
@@ -184,5 +188,15 @@ def remedy_over_seeds(study: Study, bits: int, seeds, device="cpu", config: Refi
     return over_seeds(scores)
 
 
-__all__ = ["REFIT_DATA", "REMEDY_METHOD", "RefitConfig", "frozen_features", "hash_layer_of", "remedy_over_seeds",
-           "refit_items", "refit_last_layer", "retrain_last_layer"]
+def remedy_over_seeds(study: Study, bits: int, seeds, device="cpu", config: RefitConfig | None = None,
+                      variant: str = "both", monitors: dict | None = None) -> dict[tuple, list[float]]:
+    """``remedy_of`` for the BASELINE of each seed, trained or loaded from the model cache as notebook 01 trains it
+    (``variant``, ``monitors``)."""
+    monitors = MONITORS if monitors is None else monitors
+    baselines = {seed: study.train(REFERENCE_METHOD, bits, seed=seed, variant=variant, monitors=monitors)
+                 for seed in seeds}
+    return remedy_of(study, baselines, bits, device, config)
+
+
+__all__ = ["REFIT_DATA", "REMEDY_METHOD", "RefitConfig", "frozen_features", "hash_layer_of", "remedy_of",
+           "remedy_over_seeds", "refit_items", "refit_last_layer", "retrain_last_layer"]
