@@ -81,3 +81,17 @@ def test_one_list_says_what_a_caller_may_set():
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['backbone'\]"):
         ArrayStudy(dataset="ArrayDataset", recipe="smoke").config("baseline", 12, backbone="resnet50")
     assert fit_config(_images(), "baseline", 12, "smoke", backbone="resnet18").backbone == "resnet18"
+
+
+def test_a_recipes_per_method_training_options_sit_between_its_shared_ones_and_the_studys(monkeypatch):
+    r = recipes.Recipe("t", "test", backbone="small", train_options={"lr": 0.002, "batch_size": 16},
+                       method_train_options={"exchnet": {"lr": 0.001}})
+    monkeypatch.setitem(recipes.RECIPES, "t", r)
+    st = Study(dataset="synth-birds", recipe="t", train_options={"outer_iterations": 2})
+    assert st.config("exchnet", 12).lr == 0.001 and st.config("baseline", 12).lr == 0.002
+    assert st.config("exchnet", 12, lr=0.004).lr == 0.004
+    assert st.replace(seed=1).config("exchnet", 12).lr == 0.001
+    own = Study(dataset="synth-birds", recipe="t", train_options={"lr": 0.003})
+    assert own.config("exchnet", 12).lr == 0.003, "the study's own train options win over the recipe's per method"
+    with pytest.raises(ValueError, match="method_train_options"):
+        Study(dataset="synth-birds", recipe="t", method_train_options={"exchnet": 3})

@@ -60,7 +60,9 @@ class Study:
     study's own fields override it (``model_options`` per method and key, ``train_options`` per key); the merged
     values are the study's fields from then on. Without a recipe, ``backbone`` is required. ``model_options`` maps
     a method name to that model's options (``{'a2net++': {'code_dim': 256}}``); ``eta`` is η of Eq. (15) (None: the
-    paper's 0.1); ``shallow_features`` says whose features ITQ/SDH hash (``SHALLOW_FEATURES``).
+    paper's 0.1); ``shallow_features`` says whose features ITQ/SDH hash (``SHALLOW_FEATURES``);
+    ``method_train_options`` maps a method to training options it sets otherwise (the recipe's per-method ones, such
+    as a learning rate the recipe search chose, unless ``train_options`` sets the key), over ``train_options``.
     """
 
     dataset: str
@@ -73,14 +75,20 @@ class Study:
     device: str = "auto"
     eta: float | None = None
     shallow_features: str = "trained"
+    method_train_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for name in ("dataset_options", "model_options", "train_options"):
+        for name in ("dataset_options", "model_options", "train_options", "method_train_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"Study.{name} must be a dict, got {getattr(self, name)!r}")
         if not all(isinstance(v, dict) for v in self.model_options.values()):
             raise ValueError("Study.model_options must map a method name to a dict of that model's options, "
                              "e.g. {'a2net++': {'code_dim': 256}}")
+        for method, options in self.method_train_options.items():
+            if method not in list_models() or not isinstance(options, dict):
+                raise ValueError(f"Study.method_train_options must map a method ({', '.join(list_models())}) to a "
+                                 f"dict of training options, got {method!r}: {options!r}")
+            _check_train_options(options, f"Study.method_train_options[{method!r}]")
         self._apply_recipe()
         unknown = sorted(set(self.model_options) - set(list_models()))
         if unknown:
@@ -92,9 +100,13 @@ class Study:
 
     def _apply_recipe(self) -> None:
         """Merge the recipe under the study's own values (frozen dataclass: set once, here)."""
-        merged = with_recipe(self.recipe, self.backbone, self.model_options, self.train_options)
+        *merged, by_method = with_recipe(self.recipe, self.backbone, self.model_options, self.train_options)
         for name, value in zip(("backbone", "model_options", "train_options"), merged):
             object.__setattr__(self, name, value)
+        given = self.method_train_options
+        object.__setattr__(self, "method_train_options", {
+            method: {**by_method.get(method, {}), **copy.deepcopy(given.get(method, {}))}
+            for method in dict.fromkeys([*by_method, *given])})
         if self.backbone is None:
             raise ValueError(f"Study needs a backbone or a recipe (one of {', '.join(recipes.RECIPES)})")
 
@@ -148,7 +160,8 @@ class Study:
         own = {"backbone": self.backbone, "seed": self.seed if seed is None else seed, "device": self.device}
         return assemble(method, bits, self._train_split, dataset=self.dataset, dataset_options=dataset_options,
                         model_options={**self.model_options.get(method, {}), **(options or {})},
-                        train_options={**own, **self.train_options, **train_overrides},
+                        train_options={**own, **self.train_options, **self.method_train_options.get(method, {}),
+                                       **train_overrides},
                         eta=self.eta if eta is None else eta)
 
     def train(self, method: str, bits: int, **overrides) -> TrainResult:

@@ -36,16 +36,20 @@ def train_option_names(exclude: Collection[str] = ()) -> list[str]:
 
 
 def with_recipe(recipe: str | recipes.Recipe | None, backbone: str | None, model_options: dict,
-                train_options: dict) -> tuple[str | None, dict, dict]:
-    """(backbone, model options per method, train options): the recipe's, each overridden by the given ones (a
-    method's model options and the train options key by key); no recipe gives copies of the given ones."""
+                train_options: dict) -> tuple[str | None, dict, dict, dict]:
+    """(backbone, model options per method, train options, train options per method): the recipe's, each overridden
+    by the given ones (a method's model options and the train options key by key; a method's own recipe training
+    options only where the given train options leave the key unset); no recipe gives copies of the given ones."""
     model_options, train_options = copy.deepcopy(model_options), copy.deepcopy(train_options)
     if recipe is None:
-        return backbone, model_options, train_options
+        return backbone, model_options, train_options, {}
     chosen = recipes.get(recipe)
     methods = dict.fromkeys([*chosen.model_options, *model_options])
     merged = {method: {**chosen.options_for(method), **model_options.get(method, {})} for method in methods}
-    return backbone or chosen.backbone, merged, {**copy.deepcopy(chosen.train_options), **train_options}
+    by_method = {method: {k: v for k, v in copy.deepcopy(own).items() if k not in train_options}
+                 for method, own in chosen.method_train_options.items()}
+    return (backbone or chosen.backbone, merged, {**copy.deepcopy(chosen.train_options), **train_options},
+            {method: own for method, own in by_method.items() if own})
 
 
 def assemble(method: str, bits: int, train_set: Dataset, *, dataset: str, recipe: str | recipes.Recipe | None = None,
@@ -55,8 +59,9 @@ def assemble(method: str, bits: int, train_set: Dataset, *, dataset: str, recipe
     ``dataset_options``), layered as the module docstring says; ``eta`` (None: keep the layers') sets η of
     Eq. (15) in ``loss_weights``. Arguments are copied, never changed."""
     given = dict(train_options or {})
-    backbone, by_method, options = with_recipe(recipe, given.pop("backbone", None),
-                                               {method: given.pop("model_options", {})}, given)
+    backbone, by_method, options, train_by_method = with_recipe(recipe, given.pop("backbone", None),
+                                                                {method: given.pop("model_options", {})}, given)
+    options.update(train_by_method.get(method, {}))
     merged = {**by_method[method], **copy.deepcopy(model_options or {})}
     merged = {**data_options(method, backbone, train_set, merged), **merged}
     if eta is not None:
