@@ -281,6 +281,7 @@ def test_mask_measures_match_the_single_measures_and_rows_hold_both():
 
 @pytest.mark.parametrize("mean, half, expected", [(0.112, 0.012, "above"), (0.069, 0.012, "below"),
                                                   (0.1, 0.012, "overlaps"), (0.09, None, "below"),
-                                                  (0.12, float("nan"), "above")])
+                                                  (0.12, float("nan"), "above"),
+                                                  (float("nan"), float("nan"), "undefined")])
 def test_against_uniform_compares_the_whole_interval_with_the_uniform_share(mean, half, expected):
     assert explain.against_uniform(mean, half, uniform=0.095) == expected
