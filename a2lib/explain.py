@@ -145,6 +145,19 @@ def mean_with_ci(values: Sequence[float], z: float = 1.96) -> tuple[float, float
     return float(values.mean()), float(half)
 
 
+def against_uniform(mean: float, half: float | None, uniform: float) -> str:
+    """Where a mask share ``mean`` ± ``half`` (its 95% interval) lies against the share of a uniform map
+    (``uniform``, the mask's area): ``"above"`` or ``"below"`` when the whole interval is, ``"overlaps"`` when it
+    contains it (a missing or NaN ``half`` counts as 0: the means alone are compared), ``"undefined"`` for a NaN
+    ``mean`` (every map flat)."""
+    if np.isnan(mean):
+        return "undefined"
+    half = 0.0 if half is None or np.isnan(half) else float(half)
+    if mean - half > uniform:
+        return "above"
+    return "below" if mean + half < uniform else "overlaps"
+
+
 def attention_maps(model: nn.Module, images: Tensor, size: tuple[int, int] | None = None) -> Tensor:
     """The model's own attention maps (n, M, H, W), upsampled to ``size`` (the input size by default)."""
     with evaluating(model), torch.no_grad():

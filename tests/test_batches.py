@@ -42,3 +42,21 @@ def test_rejects_multi_label_and_bad_run_length():
         ClassBalancedBatches(torch.zeros(4, 3), 2, 1, torch.Generator())
     with pytest.raises(ValueError, match="per_class must lie in"):
         ClassBalancedBatches(torch.zeros(4), 2, 3, torch.Generator())
+
+
+@pytest.mark.parametrize("batch_size, per_class, expected", [(16, 4, (24, 120)), (32, 4, (48, 496)),
+                                                              (10, 4, (13, 45)), (5, 1, (0, 10))])
+def test_similar_pairs_counts_the_pairs_of_one_class_in_a_batch(batch_size, per_class, expected):
+    # 16 = 4 classes x 4: 4 * C(4, 2) = 24 of C(16, 2) = 120; 10 = 4 + 4 + 2: 6 + 6 + 1 = 13 of 45
+    from a2lib.train.batches import similar_pairs
+
+    assert similar_pairs(batch_size, per_class) == expected
+
+
+def test_similar_pairs_match_a_batch_of_whole_runs():
+    from a2lib.train.batches import similar_pairs
+
+    labels = [c for c in range(8) for _ in range(4)]  # every run has exactly 4 items: batches of whole runs
+    for batch in _batches(labels, batch_size=16, per_class=4):
+        similar = sum(labels[i] == labels[j] for a, i in enumerate(batch) for j in batch[a + 1:])
+        assert (similar, len(batch) * (len(batch) - 1) // 2) == similar_pairs(16, 4)

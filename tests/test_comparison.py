@@ -221,3 +221,15 @@ def test_records_carry_the_runs_seed_and_the_chance_of_its_database():
     share = cmp.gradient_share_records({"a": result})
     assert share == [{"run": "a", "iteration": 1, "quantity": "hashing", "value": 0.9, "kind": cmp.SHARE_KIND,
                       "seed": 3}]
+
+
+@pytest.mark.parametrize("means, expected", [
+    ({"baseline": 0.33, "exchnet": 0.23, "a2net": 0.23, "a2net++": 0.27},
+     "ADSH is best: ExchNet, A²-Net and A²-Net++ score below it"),
+    ({"baseline": 0.5, "exchnet": 0.4, "a2net": 0.6, "a2net++": 0.7},
+     "A²-Net++ is best; above ADSH: A²-Net and A²-Net++; below it: ExchNet"),
+    ({"baseline": 0.5, "a2net": 0.5}, "ADSH and A²-Net share the best score; level with ADSH: A²-Net"),
+    ({"a2net": 0.4, "exchnet": 0.5}, "ExchNet is best"),
+])
+def test_versus_reference_names_the_best_and_the_side_of_each_method(means, expected):
+    assert cmp.versus_reference(means) == expected

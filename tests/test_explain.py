@@ -277,3 +277,11 @@ def test_mask_measures_match_the_single_measures_and_rows_hold_both():
         ("a2net", "attention", "coverage"), ("baseline", "gradcam", "share"), ("baseline", "gradcam", "coverage")]
     attention = [r for r in rows if r["map"] == "attention"]
     assert [r["mean"] for r in attention] == pytest.approx([1.0, 1.0]) and attention[0]["ci95"] == 0.0
+
+
+@pytest.mark.parametrize("mean, half, expected", [(0.112, 0.012, "above"), (0.069, 0.012, "below"),
+                                                  (0.1, 0.012, "overlaps"), (0.09, None, "below"),
+                                                  (0.12, float("nan"), "above"),
+                                                  (float("nan"), float("nan"), "undefined")])
+def test_against_uniform_compares_the_whole_interval_with_the_uniform_share(mean, half, expected):
+    assert explain.against_uniform(mean, half, uniform=0.095) == expected

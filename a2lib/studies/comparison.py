@@ -17,6 +17,7 @@ from ..data import load, zero_shot_split
 from ..evaluate import chance_map, hamming_distance, mean_average_precision, ndcg_at_k, precision_at_k, relevance
 from ..inference import binary, encode_dataset
 from ..train import TrainConfig, TrainResult
+from .paper import display_name
 from .setup import Study
 
 DEFAULT_PRECISION_K = 10
@@ -225,6 +226,35 @@ def term_say(results: dict, threshold: float = INERT_SHARE, only: str | None = N
     return rows
 
 
+def _names(methods) -> str:
+    names = [display_name(m) for m in methods]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def versus_reference(means: dict[str, float], reference: str = "baseline") -> str:
+    """Which method of ``means`` ({method: score}, higher is better) is best and which score above, level with or
+    below ``reference``, in the figures' names, e.g. ``"ADSH is best: ExchNet, A²-Net and A²-Net++ score below
+    it"`` or ``"A²-Net++ is best; above ADSH: A²-Net++ and A²-Net; below it: ExchNet"``."""
+    if not means:
+        raise ValueError("versus_reference needs at least one method's score")
+    top = max(float(v) for v in means.values())
+    best = [m for m in means if float(means[m]) == top]
+    lead = f"{display_name(best[0])} is best" if len(best) == 1 else f"{_names(best)} share the best score"
+    if reference not in means or len(means) == 1:
+        return lead
+    ref = float(means[reference])
+    groups = {side: [m for m in means if m != reference and test(float(means[m]), ref)] for side, test in (
+        ("above", float.__gt__), ("level with", float.__eq__), ("below", float.__lt__))}
+    if best == [reference]:
+        return f"{lead}: {_names(groups['below'])} score below it"
+    parts, named = [], display_name(reference)
+    for side, methods in groups.items():
+        if methods:
+            parts.append(f"{side} {named}: {_names(methods)}")
+            named = "it"
+    return f"{lead}; " + "; ".join(parts)
+
+
 def training_seconds(results: dict) -> dict[str, float]:
     """Each run's training wall time (``elapsed_s`` of its last history record) keyed by its key's parts joined
     with "/" (numbers as ``{:g}``); runs without a history (fitted, not trained) are left out."""
@@ -282,5 +312,5 @@ __all__ = [
     "ABLATION_STEPS", "AblationStep", "DEFAULT_PRECISION_K", "REFERENCE_BITS", "SHARE_KIND", "VAL_MAP",
     "ablation_configs", "evaluate_retrieval", "gradient_share_records", "gradient_shares", "history_records",
     "ndcg_by_method", "ndcg_references", "ndcg_rows", "pick_queries", "retrieval_examples", "run_fields",
-    "top_k_retrievals", "training_seconds", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
+    "top_k_retrievals", "training_seconds", "versus_reference", "zero_shot_classes", "zero_shot_config", "zero_shot_evaluate",
 ]

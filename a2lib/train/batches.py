@@ -58,4 +58,15 @@ class ClassBalancedBatches(Sampler[list[int]]):
         return full + (1 if rest > 1 or (rest == 1 and full == 0) else 0)
 
 
-__all__ = ["ClassBalancedBatches"]
+def similar_pairs(batch_size: int, per_class: int) -> tuple[int, int]:
+    """``(similar, all)`` pairs of images inside one batch of ``ClassBalancedBatches`` made of whole runs:
+    ``batch_size // per_class`` classes of ``per_class`` images and one class with the rest, if any. Batch 16 of
+    4 x 4: 4 x 6 = 24 similar pairs of 120 (a shuffled batch of 60 classes: about 2)."""
+    if not 1 <= per_class <= batch_size:
+        raise ValueError(f"per_class must lie in [1, batch_size={batch_size}], got {per_class}")
+    classes, rest = divmod(batch_size, per_class)
+    similar = classes * per_class * (per_class - 1) // 2 + rest * (rest - 1) // 2
+    return similar, batch_size * (batch_size - 1) // 2
+
+
+__all__ = ["ClassBalancedBatches", "similar_pairs"]
