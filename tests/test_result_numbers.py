@@ -33,7 +33,6 @@ METHOD_CONSTANTS = {
     "0.5": "chance AUC, an even split of a bit, and η on dominoes (a2lib/losses.py)",
     "0.1": "η, the paper's reconstruction weight (Sec. 4.2.2)",
     "1.0": "a perfect mAP, AUC or recall",
-    "0.95": "a mAP level named as a target in the README's description of synth-birds",
     "90%": "the share of variance the synthetic stand-in's latent dimension keeps (efficiency.fit_synthetic)",
     "95%": "the seed interval's level (a2lib.studies.claims.interval)",
     "1%": "the share of the trunk gradient under which a loss term is called inert (a2lib.diagnostics)",
