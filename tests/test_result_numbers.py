@@ -16,12 +16,14 @@ so that the prose cannot contradict the run.
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 from a2lib.workbook import results
 
@@ -32,7 +34,6 @@ README = ROOT / "README.md"
 METHOD_CONSTANTS = {
     "0.5": "chance AUC, an even split of a bit, and η on dominoes (a2lib/losses.py)",
     "0.1": "η, the paper's reconstruction weight (Sec. 4.2.2)",
-    "1.0": "a perfect mAP, AUC or recall",
     "90%": "the share of variance the synthetic stand-in's latent dimension keeps (efficiency.fit_synthetic)",
     "95%": "the seed interval's level (a2lib.studies.claims.interval)",
     "1%": "the share of the trunk gradient under which a loss term is called inert (a2lib.diagnostics)",
@@ -44,7 +45,7 @@ NUMBER = re.compile(
     r"(?<![\w.,/:#=+\-−±])"                  # not the tail of a word, a version, a path, a keyword value or a sign
     r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"      # 12, 1,000 or 0.437
     r"(?![\w]|\.\d|,\d{3})"                  # not the head of a word or of a longer number
-    r"(\s?%|×)?")                            # a percentage, or a ratio (``N × M`` with spaces is a product)
+    r"(\s?%|×(?!\s?\d))?")                   # a percentage or a ratio (``N × M``, ``224×224``: a product)
 SKIP = [
     re.compile(r"<!--.*?-->", re.S),                                   # HTML comments
     re.compile(r"\]\([^)]*\)"),                                        # link targets
@@ -54,7 +55,6 @@ SKIP = [
     re.compile(r"\$[^$]+\$"),                                          # formulas
     re.compile(r"\d+(?:\.\d+){2,}"),                                   # versions and section numbers
 ]
-SOURCE_NUMBER = re.compile(r"(?<![\w.])\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 GENERATED = [(results.README_BEGIN, results.README_END), (results.TIMING_BEGIN, results.TIMING_END)]
@@ -89,30 +89,41 @@ def _value(written: str) -> tuple[float, int, str]:
     return float(digits), places, unit
 
 
-def _source_numbers(text: str) -> set[float]:
-    return {float(n.replace("_", "")) for n in SOURCE_NUMBER.findall(text)}
+def _code_numbers(source: str) -> set[float]:
+    """The numeric literals of Python ``source`` (not the numbers in its docstrings and comments)."""
+    return {float(node.value) for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)}
+
+
+def _yaml_numbers(source: str) -> set[float]:
+    """The numeric values of a YAML profile (not the numbers in its comments)."""
+    return set(_leaves(yaml.safe_load(source), strings=False))
 
 
 @lru_cache(maxsize=None)
 def method_constants() -> frozenset[float]:
-    """Every number written in the paper's tables, the recipes and the profiles."""
-    files = [ROOT / "a2lib" / "studies" / "paper.py", ROOT / "a2lib" / "recipes.py",
-             *sorted((ROOT / "a2lib" / "profiles").glob("*.yaml")), *sorted((ROOT / "a2lib" / "profiles").glob("*.py"))]
-    return frozenset().union(*(_source_numbers(path.read_text()) for path in files))
+    """Every number the paper's tables, the recipes and the profiles set (their code and values, not their prose)."""
+    profiles = ROOT / "a2lib" / "profiles"
+    numbers = [_code_numbers((ROOT / "a2lib" / "studies" / "paper.py").read_text()),
+               _code_numbers((ROOT / "a2lib" / "recipes.py").read_text()),
+               *(_yaml_numbers(path.read_text()) for path in sorted(profiles.glob("*.yaml"))),
+               *(_code_numbers(path.read_text()) for path in sorted(profiles.glob("*.py")))]
+    return frozenset().union(*numbers)
 
 
-def _leaves(tree):
+def _leaves(tree, strings: bool = True):
+    """The numbers of a JSON or YAML tree (with ``strings``: also the numbers written inside its strings)."""
     if isinstance(tree, dict):
         for value in tree.values():
-            yield from _leaves(value)
+            yield from _leaves(value, strings)
     elif isinstance(tree, list):
         for value in tree:
-            yield from _leaves(value)
+            yield from _leaves(value, strings)
     elif isinstance(tree, bool) or tree is None:
         return
     elif isinstance(tree, (int, float)):
         yield float(tree)
-    elif isinstance(tree, str):
+    elif isinstance(tree, str) and strings:
         yield from (float(n) for n in re.findall(r"\d+(?:\.\d+)?", tree))
 
 
@@ -165,7 +176,7 @@ def offenders(cells: list[tuple[str, str]], constants: set[float], notebook: str
 
 
 def _parameter_constants(cells) -> set[float]:
-    return set().union(*(_source_numbers("".join(c["source"])) for c in cells
+    return set().union(*(_code_numbers("".join(c["source"])) for c in cells
                          if "parameters" in c.get("metadata", {}).get("tags", [])))
 
 
@@ -199,3 +210,11 @@ def test_the_scan_finds_results_and_passes_constants():
     assert without_generated(f"a {results.TIMING_BEGIN}\n0.25\n{results.TIMING_END} b") == "a \n\n b"
     assert offenders([("x", "a made-up mAP of 0.4375 and η = 0.1")], set()) == ["x: 0.4375"]
     assert offenders([("x", "the paper's 240.50×")], set(method_constants())) == []
+
+
+def test_a_committed_result_rounded_as_written_passes_and_a_changed_one_fails():
+    ratio = json.loads((ROOT / "results" / "quick" / "06_retrieval_efficiency.json").read_text())["paired_ratio"]["ratio"]
+    written = f"{ratio:.2f}×"
+    assert offenders([("x", f"a time ratio of {written}")], set(), "06_retrieval_efficiency") == []
+    changed = f"{ratio + 0.37:.4f}"
+    assert offenders([("x", f"a time ratio of {changed}")], set(), "06_retrieval_efficiency") == [f"x: {changed}"]
