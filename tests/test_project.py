@@ -17,8 +17,10 @@ MAX_CELL_LINES = 15
 REPEAT_LINES = 4
 """A run of this many code lines (whitespace normalised) in two notebooks is repeated code the library should hold."""
 IMPORT = re.compile(r"^(import|from) \S+")
-REQUIRED = {"torch", "torchvision", "jupyterlab", "ipykernel", "matplotlib", "seaborn", "grad-cam", "papermill",
-            "scikit-learn", "faiss-cpu", "tqdm", "pyyaml"}
+REQUIRED = {"torch", "torchvision", "jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "seaborn", "grad-cam",
+            "papermill", "scikit-learn", "faiss-cpu", "tqdm", "pyyaml"}
+"""``ipywidgets``: ``tqdm.auto`` (the trainer's and the runner's bars) draws widgets in Jupyter, and without it warns
+"IProgress not found" in every notebook."""
 
 
 def _name(requirement: str) -> str:
