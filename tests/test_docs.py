@@ -51,6 +51,14 @@ def test_the_readme_results_block_is_what_the_committed_results_give(monkeypatch
                              f"update_readme; update_readme(\"{profile}\")'")
 
 
+@pytest.mark.parametrize("profile", [p for p in results.README_PROFILES if (ROOT / "figures" / p).is_dir()])
+def test_the_committed_figures_are_exactly_those_of_the_documented_run(monkeypatch, profile):
+    monkeypatch.setenv("A2LIB_ROOT", str(ROOT))
+    problems = results.stale_figures(profile)
+    assert not problems, (f"figures/{profile}/ holds figures its committed results' runs did not write:\n"
+                          + "\n".join(problems) + f"\nremove them, or re-run `a2lib run --profile {profile}`")
+
+
 @pytest.mark.parametrize("profile", [p for p in results.README_PROFILES if (ROOT / "results" / p).is_dir()])
 def test_the_committed_derived_numbers_are_what_the_committed_results_give(monkeypatch, profile):
     monkeypatch.setenv("A2LIB_ROOT", str(ROOT))

@@ -209,3 +209,23 @@ def test_the_timings_name_the_training_done_before_the_notebooks(tmp_path, monke
     assert tree["total_s"] == 45.0 and tree["trained_before_notebooks"]["entries"] == 3
     assert "| training before the notebooks (2 workers, 3 models) |  | 30 |" in results.timings_markdown("fx")
     assert "after 2 workers had trained the 3 models of all the notebooks in 30 s" in results.timing_line("fx", "01_a")
+
+
+def test_a_figure_from_an_earlier_run_or_from_no_run_is_stale(root, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from a2lib.workbook import plots
+
+    _write(root, "02_training", "R2", table2=TABLE2)
+    monkeypatch.setenv(RUN_ENV, "R1")
+    plots.save_figure(plt.figure(), "old", "p")
+    monkeypatch.setenv(RUN_ENV, "R2")
+    plots.save_figure(plt.figure(), "new", "p")
+    (root / "figures" / "p" / "stray.png").write_bytes(b"")
+    record = json.loads((root / "figures" / "p" / results.FIGURES_RECORD).read_text())
+    assert record == {"new.png": "R2", "old.png": "R1"}
+    problems = results.stale_figures("p")
+    assert [p.split(":")[0] for p in problems] == ["stray.png", "old.png"]
+    (root / "figures" / "p" / "old.png").unlink()
+    (root / "figures" / "p" / "stray.png").unlink()
+    assert results.stale_figures("p") == ["old.png: in figures.json but missing"]

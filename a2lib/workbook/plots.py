@@ -147,18 +147,22 @@ def ranking(values: Mapping[str, float], fmt: str = "{:.2f}") -> str:
 
 
 def save_figure(fig, name: str, profile: str, photo: bool = False) -> Path:
-    """Save ``fig`` as ``figures/<profile>/<name>.png``, stamped with the profile that made it; ``photo`` (image
-    galleries) saves a JPEG instead, at the best quality of ``PHOTO_QUALITIES`` under ``MAX_PHOTO_BYTES``."""
+    """Save ``fig`` as ``figures/<profile>/<name>.png``, stamped with the profile that made it, and record which run
+    wrote it (``results.record_figure``); ``photo`` (image galleries) saves a JPEG instead, at the best quality of
+    ``PHOTO_QUALITIES`` under ``MAX_PHOTO_BYTES``."""
+    from .results import record_figure
+
     _stamp(fig, f"a2lib · profile {profile}")
     if not photo:
         path = figures_dir(profile) / f"{name}.png"
         fig.savefig(path, dpi=DPI, bbox_inches="tight")
-        return path
-    path = figures_dir(profile) / f"{name}.jpg"
-    for quality in PHOTO_QUALITIES:
-        fig.savefig(path, dpi=PHOTO_DPI, bbox_inches="tight", pil_kwargs={"quality": quality, "optimize": True})
-        if path.stat().st_size <= MAX_PHOTO_BYTES:
-            break
+    else:
+        path = figures_dir(profile) / f"{name}.jpg"
+        for quality in PHOTO_QUALITIES:
+            fig.savefig(path, dpi=PHOTO_DPI, bbox_inches="tight", pil_kwargs={"quality": quality, "optimize": True})
+            if path.stat().st_size <= MAX_PHOTO_BYTES:
+                break
+    record_figure(path)
     return path
 
 

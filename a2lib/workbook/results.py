@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterator, Mapping, Sequence
 
 from ..jsonable import json_default
-from .paths import notebooks_dir, results_dir, workbook_root
+from .paths import figures_dir, notebooks_dir, results_dir, runs_dir, workbook_root
 
 SUMMARY_NAME = "SUMMARY.md"
 TIMINGS_NAME = "timings.json"
@@ -64,6 +64,37 @@ def new_run_id() -> str:
 def current_run() -> str | None:
     """The runner's run id of this process, or ``None`` (a notebook run by hand)."""
     return os.environ.get(RUN_ENV) or None
+
+
+FIGURES_RECORD = "figures.json"
+"""In ``figures/<profile>/``: which run wrote each figure (``record_figure``), so that a stale one can be found."""
+
+
+def record_figure(path: Path) -> None:
+    """Note in its folder's ``FIGURES_RECORD`` that this run (``current_run``) wrote the figure at ``path``."""
+    record_path = path.parent / FIGURES_RECORD
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record[path.name] = current_run() or OUTSIDE_RUNNER
+    tmp = record_path.with_name(f".{FIGURES_RECORD}.tmp")
+    tmp.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n")
+    os.replace(tmp, record_path)
+
+
+def stale_figures(profile: str) -> list[str]:
+    """The figures of ``figures/<profile>/`` that no run of its committed results wrote (or that the record lists
+    but are gone), each with why; empty when the folder holds exactly the figures of those runs."""
+    folder = figures_dir(profile, create=False)
+    if not folder.is_dir():
+        return []
+    record_path = folder / FIGURES_RECORD
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    runs = {str(tree.get("run")) for tree in load_results(profile).values()}
+    files = {p.name for p in folder.iterdir() if p.is_file() and p.name != FIGURES_RECORD}
+    problems = [f"{name}: not in {FIGURES_RECORD} (no run recorded writing it)" for name in sorted(files - set(record))]
+    problems += [f"{name}: written by run {record[name]}, which wrote none of results/{profile}/*.json"
+                 for name in sorted(files & set(record)) if record[name] not in runs]
+    problems += [f"{name}: in {FIGURES_RECORD} but missing" for name in sorted(set(record) - files)]
+    return problems
 
 
 def save_results(name: str, profile: str, results: dict[str, Any]) -> Path:
@@ -455,8 +486,9 @@ def summary_table(profile: str, run: str, statuses: Mapping[str, str]) -> str:
 
 def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[str, Path]:
     """Write ``results/<profile>/SUMMARY.md``, ``derived.json`` (``derived_numbers``), the README's results block of
-    ``profile`` when the README has one (``README_PROFILES``, ``update_readme``) and, for ``README_PROFILE``, the
-    notebooks' run-time lines (``update_notebook_timings``); returns the summary and its path."""
+    ``profile`` when the README has one (``README_PROFILES``, ``update_readme``), the run-time lines of the executed
+    copies in ``runs/<profile>/`` and, for ``README_PROFILE``, of the source notebooks (``update_notebook_timings``);
+    returns the summary and its path."""
     table = summary_table(profile, run, statuses)
     path = results_dir(profile) / SUMMARY_NAME
     path.write_text(table)
@@ -467,10 +499,11 @@ def write_summary(profile: str, run: str, statuses: Mapping[str, str]) -> tuple[
         update_readme(profile)
         if profile == README_PROFILE:
             update_notebook_timings(profile)
+    update_notebook_timings(profile, runs_dir(profile))
     return table, path
 
 
-__all__ = ["DERIVED_NAME", "README_BEGIN", "README_END", "README_PROFILE", "README_PROFILES", "readme_markers", "RUN_ENV", "SUMMARY_NAME", "budget_text",
+__all__ = ["DERIVED_NAME", "FIGURES_RECORD", "record_figure", "stale_figures", "README_BEGIN", "README_END", "README_PROFILE", "README_PROFILES", "readme_markers", "RUN_ENV", "SUMMARY_NAME", "budget_text",
            "claims_markdown", "claims_table", "current_readme_block", "current_run", "derived_numbers", "flatten_numbers",
            "load_results", "machine", "machine_text", "markdown_table", "new_run_id", "read_timings", "readme_block",
            "readme_path", "results_tables", "save_results", "summary_table", "timing_line", "timings_markdown",

@@ -36,7 +36,7 @@ from .errors import WorkbookError
 from .notebooks import PREFIX_LENGTH, discover_notebooks, notebook_parameters, plan_parameters, select_notebooks
 from .preflight import check_output_folders
 from .profiles import PROFILES, Profile, load_profile
-from .results import FAILED, OK, RUN_ENV, machine, new_run_id, write_summary, write_timings
+from .results import FAILED, OK, RUN_ENV, machine, new_run_id, stale_figures, write_summary, write_timings
 
 KERNEL_PREFIX = "a2lib-"
 KERNEL_START_TIMEOUT_S = 120
@@ -335,6 +335,8 @@ def _finish(records: list[NotebookRun], profile: str, run_id: str, cached_before
     table, summary = write_summary(profile, run_id, statuses)
     print(table)
     print(f"summary written to {summary}")
+    for problem in stale_figures(profile):
+        print(f"stale figure in figures/{profile}/ (remove it or re-run its notebook): {problem}")
 
 
 def build_parser() -> argparse.ArgumentParser:
