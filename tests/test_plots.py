@@ -394,3 +394,13 @@ def test_value_bars_and_dose_curves_draw_the_range_over_seeds():
     ys = sorted({round(float(y), 6) for path in band.get_paths() for y in path.vertices[:, 1]})
     assert {0.6, 0.8, 0.85, 0.95} <= set(ys) and (min(ys), max(ys)) == (0.6, 0.95)  # lowest to highest seed
     plt.close("all")
+
+
+def test_block_share_bars_over_seeds_say_so_and_one_seed_is_one_model():
+    shares = {"baseline / 32": {"mean": 0.3, "ci95": 0.1}, "a2net / 32": {"mean": 0.25, "ci95": 0.2}}
+    over_seeds = plots.block_share_bars(shares, images=100, seeds=[0, 1])
+    assert _legend(over_seeds.axes[0])[0] == ("95% interval over 2 training seeds (each seed: the mean over 100 test "
+                                              "images)")
+    one = plots.block_share_bars(shares, images=100, seeds=[3])
+    assert _legend(one.axes[0])[0] == "95% interval over 100 test images of one trained model (seed 3)"
+    assert " ".join(over_seeds.axes[0].get_title().split()) == "Grad-CAM share on the complex block: ADSH 0.30 > A²-Net 0.25"

@@ -271,3 +271,36 @@ def test_learning_curves_read_validation_and_monitors_from_the_history():
                          ("a2net", 1, "validation mAP, both", 0.4)]
     assert set(simplicity.MONITORS) == {"simple-only (blanked)", "simple-only (randomised)",
                                         "complex-only (blanked)", "complex-only (randomised)"}
+
+
+TINY_DOMINOES = {"dataset": "synth-dominoes", "recipe": "smoke", "dataset_options": {"n_train": 120, "n_test": 60}}
+
+
+def test_untrained_is_the_initial_network_with_its_own_database_codes():
+    from a2lib.train import build_model, load_dataset
+
+    study = Study(**TINY_DOMINOES, device="cpu")
+    trained = study.train("baseline", 8, seed=1, variant="both", monitors=simplicity.MONITORS)
+    floor = simplicity.untrained(trained)
+    initial = build_model(trained.config).state_dict()
+    assert all(torch.equal(value, initial[name]) for name, value in floor.model.state_dict().items())
+    assert not floor.model.training and (floor.history, floor.best_iteration) == ([], None)
+    train_set = load_dataset(trained.config, "train")
+    assert torch.equal(floor.db_codes, binary(encode_dataset(floor.model, train_set, indices=trained.db_indices)))
+    assert torch.equal(floor.db_indices, trained.db_indices) and torch.equal(floor.db_labels, trained.db_labels)
+    assert not torch.equal(floor.db_codes, trained.db_codes)
+    assert all(0 <= value <= 1 for value in simplicity.variant_maps(floor, study).values())
+
+
+def test_a2netpp_at_eta_zero_trains_exactly_as_a2net():
+    """η = 0 weights the image term 0: the decoder is built after the shared layers and gets no gradient, so the
+    rest of A²-Net++ trains as A²-Net of the same seed (the dose response's η = 0 is A²-Net plus an idle decoder)."""
+    study = Study(**TINY_DOMINOES, eta=0.5, device="cpu")
+    a2net = study.train("a2net", 8, seed=0, variant="both")
+    idle = study.train("a2net++", 8, seed=0, eta=0.0, variant="both")
+    assert idle.model.decoder is not None and a2net.model.decoder is None
+    assert torch.equal(idle.db_codes, a2net.db_codes)
+    shared = a2net.model.state_dict()
+    assert all(torch.equal(value, shared[name]) for name, value in idle.model.state_dict().items() if name in shared)
+    assert set(idle.model.state_dict()) - set(shared) == {n for n in idle.model.state_dict()
+                                                         if n.startswith(("decoder.", "W_prime."))}

@@ -16,6 +16,7 @@ the η (or any dose) from which a score falls below its value at the smallest do
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ from ..evaluate import mean_average_precision
 from ..explain import activation_share, grad_cam
 from ..inference import binary, encode_dataset
 from ..probes import probe_accuracy
-from ..train import MONITOR_PREFIX, TrainResult
+from ..train import MONITOR_PREFIX, TrainResult, build_model, load_dataset
 from .claims import difference, interval
 from .comparison import run_fields
 from .records import dose_end
@@ -84,6 +85,19 @@ def variant_maps(result: TrainResult, data: Study | Mapping[str, Dataset], devic
             queries, database, test.labels, result.db_labels
         )
     return scores
+
+
+def untrained(result: TrainResult, device: str | torch.device = "cpu") -> TrainResult:
+    """``result`` before any training: the network of its config at its seed's initial weights (``build_model``, eval
+    mode) and, as database codes, that network's own codes of the same database items (it has learned none), so that
+    ``variant_maps`` and ``complex_probe`` give the floor an untrained network of this architecture sets, which random
+    features lift above a random ranking (``evaluate.chance_map``)."""
+    model = build_model(result.config).to(device).eval()
+    train_set = load_dataset(result.config, "train")
+    codes = binary(encode_dataset(model, train_set, result.config.eval_batch_size, device, result.db_indices),
+                   "untrained database codes")
+    return dataclasses.replace(result, model=model, db_codes=codes, history=[], best_iteration=None,
+                               best_val_map=None)
 
 
 def table1_rows(scores: dict, dataset: str) -> list[dict]:
@@ -337,4 +351,4 @@ def escape_options(fraction: float) -> dict:
 __all__ = ["BLOCKS", "FALL_TOLERANCE", "FLAVOURS", "MONITORS", "TEST_SETS", "bias_by_flavour", "bias_numbers",
            "block_masks", "block_share", "block_signal", "complex_probe", "dose_response", "escape_options",
            "explained_variance_share", "fall_onset", "learning_curves", "mean_curves", "over_seeds", "paired_gap",
-           "range_curves", "seed_rows", "table1_rows", "test_set_name", "variant_test_sets", "variant_maps"]
+           "range_curves", "seed_rows", "table1_rows", "test_set_name", "untrained", "variant_test_sets", "variant_maps"]

@@ -31,10 +31,50 @@ def seeds_text(values: Sequence[float] | float, digits: int = DIGITS) -> str:
 
 
 def ranking(scores: Mapping[str, float], digits: int = DIGITS, higher_first: bool = True) -> str:
-    """``A²-Net++ 0.412 > BASELINE 0.398 > …`` from {name: value}, names shown as in the figures."""
-    order = sorted(scores, key=lambda name: float(scores[name]), reverse=higher_first)
+    """``A²-Net++ 0.412 > BASELINE 0.398 > …`` from {name: value}, names shown as in the figures; a NaN value (not
+    measured) goes last, shown as ``nan``."""
+    sign_of = -1.0 if higher_first else 1.0
+    order = sorted(scores, key=lambda name: (np.isnan(float(scores[name])),
+                                             0.0 if np.isnan(float(scores[name])) else sign_of * float(scores[name])))
     sign = " > " if higher_first else " < "
     return sign.join(f"{display_name(name)} {number(scores[name], digits)}" for name in order)
+
+
+def count(n: int, noun: str) -> str:
+    """``one seed``, ``3 seeds``, ``no seed``: a count in words for a sentence (plural by adding "s")."""
+    return {0: f"no {noun}", 1: f"one {noun}"}.get(int(n), f"{int(n)} {noun}s")
+
+
+def gap_text(row: Mapping, method: str, reference: str, digits: int = DIGITS) -> str:
+    """One row of ``simplicity.paired_gap`` in words: ``A²-Net++ − ADSH on complex-only (blanked): +0.040, 95%
+    interval [-0.010, +0.090] over 3 seeds, which straddles 0`` (or lies above / below 0; one seed: no interval)."""
+    name = f"{display_name(method)} − {display_name(reference)} on {row['test data']}: {float(row['difference']):+.{digits}f}"
+    if row.get("low") is None or row.get("high") is None:
+        return f"{name} ({count(row['seeds'], 'seed')}: no interval, so no verdict)"
+    low, high = float(row["low"]), float(row["high"])
+    side = "lies above 0" if low > 0 else "lies below 0" if high < 0 else "straddles 0"
+    return f"{name}, 95% interval [{low:+.{digits}f}, {high:+.{digits}f}] over {count(row['seeds'], 'seed')}, which {side}"
+
+
+def term_share_text(rows: Mapping[float, Mapping], dose: str = "η", term: str = "image term",
+                    threshold: float = 0.01) -> str:
+    """Where a loss term acts along a dose, from ``comparison.term_say`` rows keyed by dose (``first``, ``last``,
+    ``verdict``): its share of the trunk gradient at the last outer iteration per dose, and at which doses it acts."""
+    doses = sorted(rows)
+    shares = ", ".join(f"{dose} = {d:g}: {float(rows[d]['last']):.2%}" for d in doses if rows[d].get("last") is not None)
+    acting = [f"{d:g}" for d in doses if rows[d].get("verdict") == "acts"]
+    where = (f"it acts (at least {threshold:.0%} at the first or last outer iteration) at {dose} = {', '.join(acting)}"
+             if acting else f"it acts (at least {threshold:.0%}) at no {dose} of this run")
+    return f"The {term}'s share of the trunk gradient at the last outer iteration: {shares or 'not recorded'}; {where}."
+
+
+def onset_text(onset: float | None, tolerance: float, dose: str = "η", score: str = "intact mAP") -> str:
+    """The sentence about ``simplicity.fall_onset``'s result: where the dotted line is, or that there is none."""
+    if onset is None:
+        return (f"No dotted line: {score} stays within {tolerance:g} of its value at the smallest {dose} at every "
+                f"{dose} of this run.")
+    return (f"The dotted line marks {dose} = {onset:g}, the first {dose} whose {score} lies more than {tolerance:g} "
+            f"below its value at the smallest {dose}.")
 
 
 def verdict_counts(verdicts: Sequence) -> str:
@@ -70,4 +110,5 @@ def say(text: str):
     return Markdown(text)
 
 
-__all__ = ["DIGITS", "claims_sentence", "number", "ranking", "say", "seeds_text", "summary", "verdict_counts"]
+__all__ = ["DIGITS", "claims_sentence", "count", "gap_text", "number", "onset_text", "ranking", "say", "seeds_text",
+           "summary", "term_share_text", "verdict_counts"]

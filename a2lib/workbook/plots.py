@@ -222,15 +222,24 @@ def bar_with_ci(methods: Sequence[str], means: Sequence[float], ci95: Sequence[f
 
 
 def block_share_bars(shares: Mapping[str, Mapping[str, float]], *, images: int, seed: int | None = None,
-                     block: str = "complex", area_share: float | None = 0.5, title: str | None = None):
+                     seeds: Sequence[int] | None = None, block: str = "complex", area_share: float | None = 0.5,
+                     title: str | None = None):
     """Notebook 01's Grad-CAM share on one dominoes block: ``shares["<method> / <bits>"] = {mean, ci95}`` over
-    ``images`` test images of one trained model per method (``seed``). The title states the measured order, the
-    legend that the interval is over images of one model (not over retraining), and ``area_share`` (the block's
-    share of the image, 0.5 for dominoes) is drawn as what a map spread evenly would score."""
+    ``images`` test images of one trained model per method (``seed``), or, with two or more ``seeds``, the mean over
+    those training runs of each run's mean over the images, with the 95% interval over the seeds. The title states
+    the measured order, the legend what the interval is over (images of one model, or seeds), and ``area_share`` (the
+    block's share of the image, 0.5 for dominoes) is drawn as what a map spread evenly would score."""
     keys = list(shares)
     methods = [key.split(" / ")[0] for key in keys]
     details = [f"{key.split(' / ')[1]} bits" if " / " in key else None for key in keys]
-    model = "one trained model" + ("" if seed is None else f" (seed {seed})")
+    if seeds is not None and len(seeds) == 1:
+        seed, seeds = seeds[0], None
+    if seeds:
+        interval_label = (f"95% interval over {len(seeds)} training seeds (each seed: the mean over {images} test "
+                          "images)")
+    else:
+        model = "one trained model" + ("" if seed is None else f" (seed {seed})")
+        interval_label = f"95% interval over {images} test images of {model}"
     ordered = ranking({f"{display_name(m)}" + (f" {d}" if d and len(set(details)) > 1 else ""): shares[k]["mean"]
                        for k, m, d in zip(keys, methods, details)})
     return bar_with_ci(methods, [shares[k]["mean"] for k in keys], [shares[k]["ci95"] for k in keys],
@@ -238,7 +247,7 @@ def block_share_bars(shares: Mapping[str, Mapping[str, float]], *, images: int, 
                        reference_label=None if area_share is None else "a map spread evenly (the block's area)",
                        title=textwrap.fill(title or f"Grad-CAM share on the {block} block: {ordered}",
                                            TITLE_MIN_CHARS + TITLE_CHARS_PER_INCH * len(keys)),
-                       interval_label=f"95% interval over {images} test images of {model}")
+                       interval_label=interval_label)
 
 
 def measure_bars(rows: Sequence[Mapping], panels: Mapping[str, Mapping], *, title: str | None = None,
