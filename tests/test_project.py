@@ -64,6 +64,10 @@ def test_profiles_parse_and_match_the_notebooks(name):
     if NOTEBOOKS:
         workbook.plan_parameters(profile, NOTEBOOKS, NOTEBOOKS, "cpu")  # raises on any unknown parameter
     assert set(profile.notebooks) == {p.stem for p in NOTEBOOKS}, "a profile (with the one it extends) sets every notebook"
+    simplicity = profile.notebooks.get("01_simplicity_bias", {})
+    for doses in ("eta_values", "escape_fractions"):
+        if doses in simplicity:
+            assert len(set(simplicity[doses])) >= 2, f"{name}: notebook 01's {doses} needs two doses (a dose response)"
 
 
 def _code_cells(path):
