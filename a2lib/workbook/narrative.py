@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..studies.claims import VERDICTS, interval
+from ..studies.comparison import INERT_SHARE
 from ..studies.paper import display_name
 
 DIGITS = 3
@@ -57,7 +58,7 @@ def gap_text(row: Mapping, method: str, reference: str, digits: int = DIGITS) ->
 
 
 def term_share_text(rows: Mapping[float, Mapping], dose: str = "η", term: str = "image term",
-                    threshold: float = 0.01) -> str:
+                    threshold: float = INERT_SHARE) -> str:
     """Where a loss term acts along a dose, from ``comparison.term_say`` rows keyed by dose (``first``, ``last``,
     ``verdict``): its share of the trunk gradient at the last outer iteration per dose, and at which doses it acts."""
     doses = sorted(rows)
