@@ -57,8 +57,9 @@ SKIP = [
 ]
 
 
-GENERATED = [(results.README_BEGIN, results.README_END), (results.TIMING_BEGIN, results.TIMING_END)]
-"""The blocks code writes: the README's results block and a notebook's run-time line (a2lib.workbook.results)."""
+GENERATED = [*map(results.readme_markers, results.README_PROFILES), (results.TIMING_BEGIN, results.TIMING_END)]
+"""The blocks code writes: the README's results block of each profile and a notebook's run-time line
+(a2lib.workbook.results)."""
 
 
 def without_generated(text: str) -> str:
