@@ -1,11 +1,12 @@
 """Where a profile's wall time goes: every training configuration's time, images/s and the notebooks that ask for it,
-and each notebook's time outside training.
+and each notebook's time with the training charged to it.
 
 It reads a finished run: the profile's training plan (``a2lib.workbook.plan``: every config and who requests it),
 each config's cache entry (its ``history.json`` holds the training's wall time, ``elapsed_s``) and the run's
 ``results/<profile>/timings.json`` (each notebook's wall time). A config is charged to the first notebook, in run
 order, that asks for it (the one that trained it when the run started from an empty cache); a notebook's time
-outside training is its wall time less the training charged to it. With ``--run`` it first runs the profile from an
+time with its training adds the training charged to it (at its share of the pre-training's wall time where
+workers trained the models before the notebooks). With ``--run`` it first runs the profile from an
 empty model cache (``a2lib run --profile P`` with ``A2LIB_CACHE`` set to a fresh folder).
 
     python benchmarks/bench_quick.py [--profile quick] [--run] [--cache DIR] [--out table.md]
@@ -52,12 +53,19 @@ def training_rows(profile: str, cache: Path) -> list[dict]:
 
 
 def outside_training(rows: list[dict], timings: dict) -> list[dict]:
-    """Per notebook: wall time, training charged to it (the configs it asks for first), and the rest."""
+    """Per notebook: wall time, the training of the configs it asks for first (worker seconds) and its time with
+    that training. Where workers trained every model before the notebooks (``trained_before_notebooks``), a notebook
+    only loads its models, and its training counts at its share of the pre-training's wall time (worker seconds
+    scaled by that wall time over all worker seconds); else the training ran inside the notebook's wall time."""
+    pretrained = timings.get("trained_before_notebooks")
+    total = sum(r["seconds"] or 0.0 for r in rows)
+    scale = pretrained["seconds"] / total if pretrained and total else None
     table = []
     for name, entry in timings["notebooks"].items():
         training = sum(r["seconds"] or 0.0 for r in rows if r["first"] == name[:2])
+        with_training = entry["seconds"] + training * scale if scale is not None else entry["seconds"]
         table.append({"notebook": name, "wall s": entry["seconds"], "training s": training,
-                      "outside training s": entry["seconds"] - training})
+                      "with its training s": with_training})
     return table
 
 
@@ -71,15 +79,20 @@ def markdown(rows: list[dict], notebooks: list[dict], timings: dict) -> str:
         lines.append(f"| {r['model']} | {r['bits']} | {r['dataset']} | {r['seed']} | {r['options']} | {seconds} | {speed} "
                      f"| {', '.join(r['notebooks'])} ({r['requests']} requests) |")
     total = sum(r["seconds"] or 0.0 for r in rows)
-    lines += ["", f"Training in all: {total:.0f} s over {len(rows)} configurations, each trained once.", "",
-              "| notebook | wall s | training s | outside training s |", "|---|---|---|---|"]
+    pretrained = timings.get("trained_before_notebooks")
+    lines += ["", f"Training in all: {total:.0f} s over {len(rows)} configurations, each trained once."]
+    if pretrained:
+        lines.append(f"They trained before the notebooks in {pretrained['workers']} workers, {pretrained['seconds']:.0f} s "
+                     "of wall time; a notebook's training below is in worker seconds, and the last column adds its share "
+                     "of that wall time to the notebook's own.")
+    lines += ["", "| notebook | wall s | training s (first asked for here) | with its training s |", "|---|---|---|---|"]
     cache = timings.get("cache_entries") or {}
     if cache.get("before"):
         lines.insert(2, f"**The run found {cache['before']} models cached**: they trained in an earlier run, so the "
                         "notebooks' times below are not those of an empty cache.\n")
     for n in notebooks:
-        lines.append(f"| {n['notebook']} | {n['wall s']:.0f} | {n['training s']:.0f} | {n['outside training s']:.0f} |")
-    lines.append(f"| total | {timings['total_s']:.0f} | {total:.0f} | {timings['total_s'] - total:.0f} |")
+        lines.append(f"| {n['notebook']} | {n['wall s']:.0f} | {n['training s']:.0f} | {n['with its training s']:.0f} |")
+    lines.append(f"| total | {timings['total_s']:.0f} | {total:.0f} | {sum(n['with its training s'] for n in notebooks):.0f} |")
     return "\n".join(lines)
 
 
