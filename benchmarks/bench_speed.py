@@ -65,9 +65,10 @@ def map_rows(methods, datasets) -> list[dict]:
     return rows
 
 
-def training_step(method: str, dataset: str, fast: bool):
+def training_step(method: str, dataset: str, fast: bool, compiled: bool = False):
     """A function running one training step (forward, loss, backward, optimiser step) of ``method`` on a fixed
-    batch, built on the fast paths or the reference ones; and the batch size."""
+    batch, built on the fast paths or the reference ones (``compiled``: the model wrapped in ``torch.compile``);
+    and the batch size."""
     recipe, bits = SETTINGS[dataset]
     r = recipes.get(recipe)
     config = TrainConfig(dataset=dataset, model=method, bits=bits, backbone=r.backbone,
@@ -82,6 +83,8 @@ def training_step(method: str, dataset: str, fast: bool):
     trainer.model.train()
     images, labels, positions = next(iter(trainer.loader(omega)))
     images = trainer.runtime.images(images)
+    if compiled:
+        trainer.model = torch.compile(trainer.model)
 
     def step():
         with context():
