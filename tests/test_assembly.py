@@ -95,3 +95,15 @@ def test_a_recipes_per_method_training_options_sit_between_its_shared_ones_and_t
     assert own.config("exchnet", 12).lr == 0.003, "the study's own train options win over the recipe's per method"
     with pytest.raises(ValueError, match="method_train_options"):
         Study(dataset="synth-birds", recipe="t", method_train_options={"exchnet": 3})
+
+
+def test_train_option_reads_the_method_then_the_study_then_the_default(monkeypatch):
+    r = recipes.Recipe("t2", "test", backbone="small", train_options={"lr": 0.002},
+                       method_train_options={"exchnet": {"lr": 0.001}})
+    monkeypatch.setitem(recipes.RECIPES, "t2", r)
+    study = Study(dataset="synth-birds", recipe="t2")
+    assert study.train_option("exchnet", "lr") == 0.001 == study.config("exchnet", 12).lr
+    assert study.train_option("baseline", "lr") == 0.002
+    assert study.train_option("baseline", "batch_size") == study.config("baseline", 12).batch_size == 16
+    with pytest.raises(ValueError, match="not a TrainConfig field"):
+        study.train_option("baseline", "bogus")

@@ -27,16 +27,17 @@ DOMINOES = {**BIRDS, "dataset": "synth-dominoes", "outer_iterations": 8, "inner_
             "lr_decay_at": 6, "eval_every": 1, "loss_weights": {**WEIGHTS, "eta": 0.5}}
 EXPECTED = {  # TrainConfig.to_dict() of comparison.method_config / notebook 01's config_for before a2lib.studies and
     # the recipes (the quick profile restated every option then; it names the quick / quick-dominoes recipe now),
-    # with the raw parts the quick recipe chose by measurement since
+    # with the options the recipe search chose since (benchmarks/recipe_search.md): L2-normalised parts, and learning
+    # rate 0.001 for A²-Net++
     ("02_training", "baseline", 12, None): {**QUICK_BIRDS, "model": "baseline", "model_options": {}, "bits": 12},
-    ("02_training", "a2net++", 48, None): {**QUICK_BIRDS, "model": "a2net++", "bits": 48, "model_options": {
-        "num_maps": 12, "balance_parts": True, "normalize_parts": False, "decoder_channels": 64, "code_dim": 256,
+    ("02_training", "a2net++", 48, None): {**QUICK_BIRDS, "model": "a2net++", "bits": 48, "lr": 0.001, "model_options": {
+        "num_maps": 12, "balance_parts": True, "normalize_parts": True, "decoder_channels": 64, "code_dim": 256,
         "decoder_downsample": 2}},
     ("02_training", "csq", 48, None): {**QUICK_BIRDS, "model": "csq", "model_options": {"num_classes": 60},
                                        "bits": 48},
     ("02_training", "a2net", 48, None): {**QUICK_BIRDS, "model": "a2net", "bits": 48,
                                          "model_options": {"num_maps": 12, "balance_parts": True,
-                                                           "normalize_parts": False}},
+                                                           "normalize_parts": True}},
     ("01_simplicity_bias", "a2net++", 12, None): {**DOMINOES, "model": "a2net++", "bits": 12, "model_options": {
         "decoder_channels": 64, "code_dim": 256, "num_maps": 12, "decoder_downsample": 2, "image_size": [64, 32]}},
     ("01_simplicity_bias", "baseline", 32, "complex-only"): {

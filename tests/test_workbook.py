@@ -165,7 +165,8 @@ def test_extended_is_the_reproduction_run_quick_is_its_budgeted_subset():
     assert quick.notebooks["02_training"]["ablation_bits"] is None and extended.notebooks["02_training"]["ablation_bits"]
     assert not quick.notebooks["02_training"]["eta_values"] and extended.notebooks["02_training"]["eta_values"]
     assert extended.notebooks["02_training"]["zero_shot_methods"] and extended.notebooks["02_training"]["other_methods"]
-    assert "train_options" not in extended.notebooks["02_training"]["study"]
+    assert extended.notebooks["02_training"]["study"]["train_options"] == quick.notebooks["02_training"]["study"][
+        "train_options"], "extended trains the birds at the schedule the recipe search chose its options at"
 
 
 def test_summary_keeps_this_runs_numbers_apart_from_earlier_runs(root, monkeypatch, capsys):

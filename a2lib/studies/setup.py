@@ -164,6 +164,17 @@ class Study:
                                        **train_overrides},
                         eta=self.eta if eta is None else eta)
 
+    def train_option(self, method: str, name: str):
+        """The training option ``name`` that ``method``'s configs get: its own, else the study's, else the
+        ``TrainConfig`` default."""
+        options = {**self.train_options, **self.method_train_options.get(method, {})}
+        if name in options:
+            return options[name]
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        if name not in defaults:
+            raise ValueError(f"{name!r} is not a TrainConfig field")
+        return defaults[name]
+
     def train(self, method: str, bits: int, **overrides) -> TrainResult:
         """Any method at ``bits``: deep ones trained or loaded from the cache (``load_or_train``); ITQ/SDH fitted on
         the features of the cached BASELINE of the same bits (``fit_shallow`` with ``shallow_features``).

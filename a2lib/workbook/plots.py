@@ -180,9 +180,14 @@ def _same_length(what: str, **sequences: Sequence) -> int:
     return next(iter(lengths.values()))
 
 
+LEGEND_BELOW_OFFSET = -0.24
+"""Where a legend under the axes starts, in axes heights below them: clear of two-line tick labels and the x label."""
+
+
 def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label, ylabel, xlabel, ylim, title,
-          ci_label=CI_LABEL):
-    """One panel of ``bar_with_ci``."""
+          ci_label=CI_LABEL, legend_below=False):
+    """One panel of ``bar_with_ci``; ``legend_below`` puts the legend under the axes (a lone panel, whose long
+    legend would otherwise cover bars and intervals)."""
     from matplotlib.lines import Line2D
 
     count = len(methods)
@@ -196,7 +201,10 @@ def _bars(ax, methods, means, ci95, details, hatched, reference, reference_label
     if reference is not None:
         handles.append(ax.axhline(reference, color=REFERENCE_COLOR, ls="--", lw=1, label=reference_label or
                                   f"reference {reference:.3g}"))
-    ax.legend(handles=handles, loc="upper right")
+    if legend_below:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, LEGEND_BELOW_OFFSET), frameon=False)
+    else:
+        ax.legend(handles=handles, loc="upper right")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if ylim is not None:
         ax.set_ylim(*ylim)
@@ -217,7 +225,7 @@ def bar_with_ci(methods: Sequence[str], means: Sequence[float], ci95: Sequence[f
     count = _same_length("bar_with_ci", methods=methods, means=means, ci95=ci95, details=details)
     fig, ax = plt.subplots(figsize=(1.1 * count + 2, 3.8))
     _bars(ax, list(methods), list(means), list(ci95), details, hatched, reference, reference_label, ylabel, xlabel,
-          ylim, title, interval_label)
+          ylim, title, interval_label, legend_below=True)
     return fig
 
 

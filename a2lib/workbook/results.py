@@ -446,6 +446,8 @@ def update_notebook_timings(profile: str = README_PROFILE, folder: Path | None =
         tree = json.loads(notebook.read_text())
         cell = tree["cells"][0]
         source = "".join(cell["source"])
+        if folder is not None and TIMING_BEGIN not in source:
+            continue  # an executed copy of a notebook without a run-time line (the sources have one)
         cell["source"] = source.replace(notebook_timing_block(source), _timing_line(timings, profile, name)).splitlines(
             keepends=True)
         notebook.write_text(json.dumps(tree, indent=1, ensure_ascii=False) + "\n")
