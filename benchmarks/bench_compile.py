@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_speed import METHODS, SETTINGS, WARMUP, training_step, uptime  # noqa: E402
+from bench_speed import METHODS, SETTINGS, alternate, training_step, uptime  # noqa: E402
 
 from a2lib import machine  # noqa: E402
 
@@ -30,15 +30,7 @@ def paired(method: str, dataset: str, pairs: int) -> dict:
     start = time.perf_counter()
     compiled()
     compile_s = time.perf_counter() - start
-    for _ in range(WARMUP):
-        eager()
-        compiled()
-    before, after = [], []
-    for i in range(pairs):
-        for step in ((eager, compiled) if i % 2 == 0 else (compiled, eager)):
-            start = time.perf_counter()
-            step()
-            (before if step is eager else after).append(batch / (time.perf_counter() - start))
+    before, after = alternate(eager, compiled, batch, pairs)
     ratios = [a / b for a, b in zip(after, before)]
     eager_s = batch / statistics.median(before)
     return {"method": method, "dataset": dataset, "eager": statistics.median(before),

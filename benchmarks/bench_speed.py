@@ -104,20 +104,26 @@ class _nothing:
         return False
 
 
+def alternate(first, second, batch: int, pairs: int) -> tuple[list[float], list[float]]:
+    """Images/s of ``pairs`` single steps of each of two step functions, run in turn with the order swapped every
+    pair (so that the load of a shared machine falls on both alike), after ``WARMUP`` steps of each."""
+    for _ in range(WARMUP):
+        first()
+        second()
+    rates: dict = {first: [], second: []}
+    for i in range(pairs):
+        for step in ((first, second) if i % 2 == 0 else (second, first)):
+            start = time.perf_counter()
+            step()
+            rates[step].append(batch / (time.perf_counter() - start))
+    return rates[first], rates[second]
+
+
 def paired(method: str, dataset: str, pairs: int) -> dict:
     """Median images/s of the reference and fast steps and the median of their paired ratios."""
     reference, batch = training_step(method, dataset, fast=False)
     fast, _ = training_step(method, dataset, fast=True)
-    for _ in range(WARMUP):
-        reference()
-        fast()
-    before, after = [], []
-    for i in range(pairs):
-        order = (reference, fast) if i % 2 == 0 else (fast, reference)
-        for step in order:
-            start = time.perf_counter()
-            step()
-            (before if step is reference else after).append(batch / (time.perf_counter() - start))
+    before, after = alternate(reference, fast, batch, pairs)
     ratios = [a / b for a, b in zip(after, before)]
     return {"method": method, "dataset": dataset, "before": statistics.median(before),
             "after": statistics.median(after), "ratio": statistics.median(ratios),
