@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Collection, Iterator, Mapping, Sequence
 
+from ..atomic import write_atomic
 from ..jsonable import json_default
 from .paths import figures_dir, notebooks_dir, results_dir, runs_dir, workbook_root
 
@@ -75,9 +76,8 @@ def record_figure(path: Path) -> None:
     record_path = path.parent / FIGURES_RECORD
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     record[path.name] = current_run() or OUTSIDE_RUNNER
-    tmp = record_path.with_name(f".{FIGURES_RECORD}.tmp")
-    tmp.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n")
-    os.replace(tmp, record_path)
+    text = json.dumps(dict(sorted(record.items())), indent=1) + "\n"
+    write_atomic(record_path, lambda handle: handle.write(text.encode()))
 
 
 def stale_figures(profile: str) -> list[str]:
