@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNNER_OUTPUT = "runner-output.txt"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -19,17 +20,24 @@ def _session_folders(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """The one smoke run of every notebook in a session (the runner, profile ``smoke``, in a fresh root with its own
-    data and cache): ``(root, the runner's records)``; tests that need its results or cache share it."""
+    data and cache): ``(root, the runner's records)``; tests that need its results or cache share it. What the runner
+    printed is kept in ``root / RUNNER_OUTPUT``."""
+    import contextlib
+    import io
+
     from a2lib import workbook
 
     root = tmp_path_factory.mktemp("smoke-run")
     patch = pytest.MonkeyPatch()
     for name, value in (("A2LIB_ROOT", root), ("A2LIB_DATA", root / "data"), ("A2LIB_CACHE", root / "cache")):
         patch.setenv(name, str(value))
+    printed = io.StringIO()
     try:
-        records = workbook.run("smoke", notebooks_dir=ROOT / "notebooks")
+        with contextlib.redirect_stdout(printed):
+            records = workbook.run("smoke", notebooks_dir=ROOT / "notebooks")
     finally:
         patch.undo()
+        (root / RUNNER_OUTPUT).write_text(printed.getvalue())
     return root, records
 
 

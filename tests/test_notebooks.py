@@ -1,6 +1,7 @@
 """Every notebook of the workbook runs end to end through the runner with the ``smoke`` profile (once per session:
 the ``smoke_run`` fixture), the training plan (``a2lib plan``) names exactly the cache entries that run created, and
 every claim finds the numbers it reads in that run's results."""
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from a2lib.studies import claims
 from a2lib.workbook.plan import training_plan
 from a2lib.workbook.results import load_results
+
+from conftest import RUNNER_OUTPUT
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,6 +34,19 @@ def test_smoke_profile_runs_every_notebook(smoke_run, monkeypatch):
     plan = training_plan("smoke", notebooks_dir=ROOT / "notebooks", cost=False)
     assert {item.entry.name for item in plan.items} == created
     assert plan.count("cached") == len(plan.items)
+
+
+def test_the_smoke_run_trains_its_plan_in_two_workers_before_the_notebooks(smoke_run):
+    """``train_workers: 2``: the runner trains every model of the plan in two workers first (the notebooks then load
+    them), records it in timings.json and says so on its output."""
+    root, records = smoke_run
+    timings = json.loads((root / "results" / "smoke" / "timings.json").read_text())
+    trained = timings["trained_before_notebooks"]
+    created = sum(1 for p in (root / "cache").iterdir() if p.is_dir())
+    assert trained["workers"] == 2
+    assert trained["entries"] == created
+    assert timings["total_s"] >= trained["seconds"] > 0
+    assert f"trained {created} models with 2 workers" in (root / RUNNER_OUTPUT).read_text()
 
 
 def test_every_claim_finds_its_numbers_in_the_smoke_run(smoke_run, monkeypatch):

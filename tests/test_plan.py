@@ -148,8 +148,6 @@ def test_the_quick_plan_is_exactly_what_the_notebooks_section_functions_ask_for(
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
 def test_each_notebook_trains_through_its_section_functions_only(path):
-    import json
-
     from a2lib.studies import sections
 
     code = "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
@@ -159,21 +157,3 @@ def test_each_notebook_trains_through_its_section_functions_only(path):
     assert code.count("sections.train_all(") == len(sections.NOTEBOOK_SECTIONS[path.stem])
     for other in (".train(", "load_or_train(", ".config("):
         assert other not in code, f"{path.stem} trains outside its sections ({other})"
-
-
-@pytest.mark.slow
-def test_a_run_with_train_workers_trains_the_models_first_and_records_it(tmp_path, monkeypatch, capsys):
-    """``train_workers: 2`` (quick): the run trains the missing models in two workers before the notebook, which then
-    loads them; timings.json says how long that took, and the workers' status lines name what they trained."""
-    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
-    monkeypatch.setenv("A2LIB_CACHE", str(tmp_path / "cache"))
-    profile = tmp_path / "workers.yaml"
-    profile.write_text("name: workers\nextends: smoke\ntrain_workers: 2\n")
-    records = workbook.run(str(profile), only=["03"], notebooks_dir=NOTEBOOKS, device="cpu")
-    assert records[0].ok
-    timings = json.loads((tmp_path / "results" / "workers" / "timings.json").read_text())
-    assert timings["trained_before_notebooks"]["workers"] == 2
-    assert timings["trained_before_notebooks"]["entries"] == 8  # 4 methods x 2 seeds
-    assert timings["total_s"] >= timings["trained_before_notebooks"]["seconds"]
-    assert training_plan(str(profile), only=["03"], notebooks_dir=NOTEBOOKS).count("cached") == 8
-    assert "trained 8 models with 2 workers" in capsys.readouterr().out
