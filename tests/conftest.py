@@ -21,9 +21,10 @@ def _session_folders(tmp_path_factory):
 def smoke_run(tmp_path_factory):
     """The one smoke run of every notebook in a session (the runner, profile ``smoke``, in a fresh root with its own
     data and cache): ``(root, the runner's records)``; tests that need its results or cache share it. What the runner
-    printed is kept in ``root / RUNNER_OUTPUT``."""
+    printed is kept in ``root / RUNNER_OUTPUT`` and passed on."""
     import contextlib
     import io
+    import sys
 
     from a2lib import workbook
 
@@ -38,6 +39,7 @@ def smoke_run(tmp_path_factory):
     finally:
         patch.undo()
         (root / RUNNER_OUTPUT).write_text(printed.getvalue())
+        sys.stdout.write(printed.getvalue())  # still shown by pytest when the run fails
     return root, records
 
 

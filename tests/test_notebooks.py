@@ -39,7 +39,7 @@ def test_smoke_profile_runs_every_notebook(smoke_run, monkeypatch):
 def test_the_smoke_run_trains_its_plan_in_two_workers_before_the_notebooks(smoke_run):
     """``train_workers: 2``: the runner trains every model of the plan in two workers first (the notebooks then load
     them), records it in timings.json and says so on its output."""
-    root, records = smoke_run
+    root, _ = smoke_run
     timings = json.loads((root / "results" / "smoke" / "timings.json").read_text())
     trained = timings["trained_before_notebooks"]
     created = sum(1 for p in (root / "cache").iterdir() if p.is_dir())
