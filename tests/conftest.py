@@ -6,13 +6,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER_OUTPUT = "runner-output.txt"
+SHORT_SCORE = {"SCORE_STEPS": 2, "SCORE_REPEATS": 1}
+"""The runner measures the machine score at the start of every run (about ten seconds on a 2-core machine): in the
+tests' runs, two steps once. ``tests/test_machine.py`` measures the score itself."""
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _session_folders(tmp_path_factory):
+    from a2lib import machine
+
     patch = pytest.MonkeyPatch()
     patch.setenv("A2LIB_DATA", str(ROOT / "data"))
     patch.setenv("A2LIB_CACHE", str(tmp_path_factory.mktemp("model-cache")))
+    for name, value in SHORT_SCORE.items():
+        patch.setattr(machine, name, value)
     yield
     patch.undo()
 

@@ -4,7 +4,6 @@ images under a size limit."""
 import base64
 import io
 import json
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -175,22 +174,22 @@ def test_the_cli_builds_the_book_and_exports_compressed_notebooks(tmp_path, monk
     assert not (tmp_path / "elsewhere").exists(), "nothing is written over the limit"
 
 
-def test_the_book_of_notebook_00_executed_and_the_other_notebooks_resolves(tmp_path, monkeypatch):
-    """Notebook 00 runs for real (seconds); the others enter the book as committed (no outputs), so that its
-    course path and every link between the real notebooks, the glossary and the README are checked."""
-    monkeypatch.setenv("A2LIB_ROOT", str(tmp_path))
-    monkeypatch.setenv("A2LIB_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("A2LIB_CACHE", str(tmp_path / "cache"))
-    records = workbook.run("smoke", only=["00"], notebooks_dir=ROOT / "notebooks")
-    assert [r.ok for r in records] == [True]
-    for path in NOTEBOOKS[1:]:
-        shutil.copyfile(path, tmp_path / "runs" / "smoke" / path.name)
+@pytest.mark.slow
+def test_the_book_of_the_smoke_run_shows_every_notebook_and_resolves(smoke_run, monkeypatch):
+    """The book of the session's smoke run (every notebook executed for real): each notebook's page shows its
+    figures, and its course path and every link between the notebooks, the glossary and the README resolve."""
+    root, records = smoke_run
+    assert all(r.ok for r in records)
+    for name, folder in (("A2LIB_ROOT", root), ("A2LIB_DATA", root / "data"), ("A2LIB_CACHE", root / "cache")):
+        monkeypatch.setenv(name, str(folder))
     folder = book.build_book("smoke", source_root=ROOT)
     assert {f"{p.stem}.html" for p in NOTEBOOKS} | {"index.html", "glossary.html"} <= {p.name for p in
                                                                                        folder.glob("*.html")}
     assert not (folder / "instructor.html").exists()
+    for path in NOTEBOOKS:
+        page = Page((folder / f"{path.stem}.html").read_text())
+        assert any(src.startswith("data:image/png;base64,") for src in page.images), f"{path.stem} shows a figure"
     page = Page((folder / f"{NOTEBOOKS[0].stem}.html").read_text())
-    assert any(src.startswith("data:image/png;base64,") for src in page.images), "notebook 00's figure is shown"
     assert any(link.startswith("glossary.html#") for link in page.links)
     assert broken(folder) == []
     assert book.book_problems(folder) == []

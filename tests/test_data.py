@@ -401,6 +401,7 @@ def _generate_at_once(root, barrier, results):
     results.put(digest.hexdigest())
 
 
+@pytest.mark.slow
 def test_three_processes_generating_the_same_data_at_once_all_succeed(tmp_path):
     """Issue 18 point 7: unique temporary names and atomic renames let concurrent writers share one data folder."""
     import hashlib

@@ -40,9 +40,7 @@ def test_budgets_scale_inversely_with_the_score():
         machine.budget_seconds(0)
 
 
-def test_the_recorded_machine_names_the_cpu_its_capability_and_the_score(monkeypatch):
-    monkeypatch.setattr(machine, "SCORE_STEPS", 2)
-    monkeypatch.setattr(machine, "SCORE_REPEATS", 1)
+def test_the_recorded_machine_names_the_cpu_its_capability_and_the_score():
     box = results.machine(measure=True)
     assert box["score_images_per_s"] > 0
     assert box["cpu_model"] and box["cpu_capability"] == str(torch.backends.cpu.get_cpu_capability())

@@ -44,6 +44,8 @@ def test_registry_lists_names():
 def test_output_shapes_for_every_bits(name, backbone):
     """Every model x backbone x bits, built and run on the meta device (shapes only, no arithmetic)."""
     size = SIZE[backbone]
+    with torch.device("meta"):
+        out_channels = backbones.build_backbone(backbone, False).out_channels
     for bits in BITS:
         with torch.device("meta"):
             model = _build(name, bits, backbone).eval()
@@ -54,11 +56,20 @@ def test_output_shapes_for_every_bits(name, backbone):
         if name.startswith("a2net"):
             assert out.attention.shape[:2] == (2, bits)
             assert out.features.shape == (2, model.feature_dim) == out.features_hat.shape
-            assert model.feature_dim == (bits + 1) * backbones.build_backbone(backbone, False).out_channels
+            assert model.feature_dim == (bits + 1) * out_channels
         if name == "a2net++":
             assert out.recon_g.shape == images.shape == out.recon_gp.shape
         if name == "exchnet":
             assert out.part_features.shape[:2] == (2, 4)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_the_declared_image_size_is_the_built_backbones(backbone):
+    with torch.device("meta"):
+        built = backbones.build_backbone(backbone, False)
+    assert backbones.default_image_size(backbone) == tuple(built.default_image_size)  # planning builds none
+    with pytest.raises(ValueError, match="unknown backbone"):
+        backbones.default_image_size("vgg")
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

@@ -87,6 +87,7 @@ def test_the_line_says_what_trains_with_elapsed_and_time_left():
         "about 0:50 left")
 
 
+@pytest.mark.slow
 def test_the_runner_shows_the_kernels_progress_under_the_notebook_bar(tmp_path, monkeypatch, capsys):
     """The fixture notebook reports 3 of 8 outer iterations done in 30 s, then waits 3 s: the runner's line shows
     30-34 s elapsed and 46-50 s left."""

@@ -24,13 +24,6 @@ def root(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture(autouse=True)
-def short_machine_score(monkeypatch):
-    """The runner measures the machine score at the start of every run: two steps here, not the full seconds."""
-    monkeypatch.setattr(machine, "SCORE_STEPS", 2)
-    monkeypatch.setattr(machine, "SCORE_REPEATS", 1)
-
-
 def _profile(tmp_path, text):
     path = tmp_path / "p.yaml"
     path.write_text(text)

@@ -1,14 +1,20 @@
 """Image transforms per profile: the paper's for ``full`` (random resized crop 224 + flip for training; resize 256 +
 centre crop 224 for queries/database; ImageNet normalisation), light ones for the small embedded sets.
 
-Every transform accepts a PIL image or a tensor and returns the float CxHxW model input.
+Every transform accepts a PIL image or a tensor and returns the float CxHxW model input. torchvision is imported
+when a transform is built, not with the module: importing it takes seconds (it loads ``torch._dynamo``), and the
+embedded data sets never need it.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from torchvision.transforms import v2
 
 from ..checks import check_positive_int
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -21,12 +27,20 @@ KINDS = ("smoke", "quick", "full", "embedded", "paper")
 PAPER_KINDS = ("full", "paper")
 
 
+def _v2():
+    from torchvision.transforms import v2
+
+    return v2
+
+
 def _to_float():
+    v2 = _v2()
     return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
 
 
 def paper_transform(train: bool, size: int = PAPER_SIZE) -> v2.Compose:
     """The paper's (and the public code family's) fine-grained transforms, with ImageNet normalisation."""
+    v2 = _v2()
     resize = round(size * PAPER_RESIZE / PAPER_SIZE)
     if train:
         steps = [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]
@@ -40,6 +54,7 @@ def light_transform(train: bool, size: int | None = None) -> v2.Compose:
 
     (Dominoes should not be flipped upside down: only horizontal flips are used, which keep the blocks in place.)
     """
+    v2 = _v2()
     steps = _to_float()
     if size is not None:
         steps += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]

@@ -12,7 +12,7 @@ import dataclasses
 
 from ..checks import check_positive_int
 from .a2net import A2Net, A2NetConfig, A2NetPP, A2NetPPConfig
-from .backbones import BACKBONES, Backbone, build_backbone, check_backbone_name
+from .backbones import BACKBONES, Backbone, build_backbone, check_backbone_name, default_image_size
 from .base import HashModel, HashOutput, ModelConfig
 from .baseline import BaselineConfig, BaselineHash
 from .classifier import ClassifierConfig, CrossEntropyClassifier
@@ -79,6 +79,6 @@ def build(name: str, bits: int, backbone: str = "resnet50", **options) -> HashMo
 __all__ = [
     "A2Net", "A2NetConfig", "A2NetPP", "A2NetPPConfig", "BACKBONES", "Backbone", "BaselineConfig", "BaselineHash",
     "CSQ", "CSQConfig", "DPSH", "DPSHConfig", "ExchNet", "ExchNetConfig", "HashModel", "HashNet", "HashNetConfig",
-    "HashOutput", "ModelConfig", "OrthoCos", "OrthoCosConfig", "build", "build_backbone", "hadamard", "hash_centers",
-    "list_backbones", "list_models", "option_defaults", "option_names", "register_model",
+    "HashOutput", "ModelConfig", "OrthoCos", "OrthoCosConfig", "build", "build_backbone", "default_image_size",
+    "hadamard", "hash_centers", "list_backbones", "list_models", "option_defaults", "option_names", "register_model",
 ]

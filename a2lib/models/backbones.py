@@ -26,6 +26,16 @@ _warned: set[str] = set()
 """Architectures whose ImageNet download failed in this process: warned once, not retried."""
 
 
+DEFAULT_IMAGE_SIZES = {"small": (64, 64), "resnet18": (224, 224), "resnet32": (64, 32), "resnet50": (224, 224)}
+"""(height, width) each backbone is built for: the decoder of A²-Net(++) reconstructs images of this size unless told
+another (the dominoes' 64x32 for ResNet-32, ImageNet's 224 px for the torchvision ResNets)."""
+
+
+def default_image_size(name: str) -> tuple[int, int]:
+    """The (height, width) backbone ``name`` is built for, without building it."""
+    return DEFAULT_IMAGE_SIZES[check_backbone_name(name)]
+
+
 @dataclass
 class Backbone:
     """A trunk, a template for the last stage, and the facts a head needs about them."""
@@ -55,8 +65,8 @@ def _small(in_channels: int, pretrained: bool, weights_path: str | None) -> Back
     c1, c2, c3, c4 = SMALL_CHANNELS
     trunk = nn.Sequential(_conv_bn_relu(in_channels, c1, 2), _conv_bn_relu(c1, c2, 2), _conv_bn_relu(c2, c3, 2))
     last = _conv_bn_relu(c3, c4, 2)
-    return _own_backbone(Backbone("small", trunk, last, c3, c4, min_size=8, default_image_size=(64, 64)),
-                         pretrained, weights_path)
+    return _own_backbone(Backbone("small", trunk, last, c3, c4, min_size=8,
+                                  default_image_size=DEFAULT_IMAGE_SIZES["small"]), pretrained, weights_path)
 
 
 class _CifarBlock(nn.Module):
@@ -90,8 +100,8 @@ def _resnet32(in_channels: int, pretrained: bool, weights_path: str | None) -> B
     stem = nn.Sequential(nn.Conv2d(in_channels, c1, 3, 1, 1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True))
     trunk = nn.Sequential(stem, _cifar_stage(c1, c1, 1), _cifar_stage(c1, c2, 2))
     last = _cifar_stage(c2, c3, 2)
-    return _own_backbone(Backbone("resnet32", trunk, last, c2, c3, min_size=4, default_image_size=(64, 32)),
-                         pretrained, weights_path)
+    return _own_backbone(Backbone("resnet32", trunk, last, c2, c3, min_size=4,
+                                  default_image_size=DEFAULT_IMAGE_SIZES["resnet32"]), pretrained, weights_path)
 
 
 def _own_backbone(backbone: Backbone, pretrained: bool, weights_path: str | None) -> Backbone:
@@ -124,7 +134,7 @@ def _torchvision_resnet(arch: str, in_channels: int, pretrained: bool, weights_p
     trunk_channels = _stage_out_channels(net.layer3)
     out_channels = _stage_out_channels(net.layer4)
     return Backbone(arch, trunk, net.layer4, trunk_channels, out_channels, min_size=32,
-                    default_image_size=(224, 224))
+                    default_image_size=DEFAULT_IMAGE_SIZES[arch])
 
 
 def _stage_out_channels(stage: nn.Sequential) -> int:

@@ -19,7 +19,7 @@ from .. import recipes
 from ..checks import options_of
 from ..data.identity import ITEM_SEED, isolated_rng
 from ..losses import LossWeights
-from ..models import build_backbone, option_names
+from ..models import default_image_size, option_names
 from .config import TrainConfig
 from .trainer import dataset_labels
 
@@ -94,8 +94,7 @@ def data_options(method: str, backbone: str, dataset: Dataset, given: dict) -> d
     if channels != RGB_CHANNELS and "in_channels" not in given:
         options["in_channels"] = channels
     if "image_size" in names and "image_size" not in given:
-        default = tuple(build_backbone(backbone, pretrained=False, in_channels=channels).default_image_size)
-        if (height, width) != default:
+        if (height, width) != default_image_size(backbone):
             options["image_size"] = [height, width]  # as JSON stores it, so a loaded config compares equal
     if "num_classes" in names and "num_classes" not in given:
         options["num_classes"] = _num_classes(dataset)

@@ -57,11 +57,9 @@ def _parameters_cell(path: Path) -> str:
 
 
 def notebook_parameters(path: Path) -> set[str]:
-    """Names defined in the notebook's cell tagged ``parameters``."""
-    import papermill
-
-    _parameters_cell(path)  # exactly one, or a clear error
-    return set(papermill.inspect_notebook(str(path)))
+    """Names defined in the notebook's cell tagged ``parameters`` (read as ``notebook_defaults`` does, so planning
+    needs no papermill, whose import takes seconds)."""
+    return set(notebook_defaults(path))
 
 
 def plan_parameters(

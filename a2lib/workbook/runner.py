@@ -219,18 +219,18 @@ def run(
 
     A bad request raises ``WorkbookError`` before anything runs; a failing notebook ends the batch with
     ``NotebookFailed`` after its cell is reported and the summary is written (the failure marked)."""
-    import papermill
-    from tqdm.auto import tqdm
-
-    from ..train.progress import PROGRESS_ENV
-    from .status import training_status
-
     prof = load_profile(profile)
     folder = Path(notebooks_dir) if notebooks_dir else paths.notebooks_dir()
     workbook = discover_notebooks(folder)
     chosen = select_notebooks(workbook, only)
     requested = device or prof.device
     plan = plan_parameters(prof, workbook, chosen, requested)
+    import papermill  # seconds to import (its schema validators): only once the request is known to be good
+    from tqdm.auto import tqdm
+
+    from ..train.progress import PROGRESS_ENV
+    from .status import training_status
+
     resolved = resolve_device(requested, prof)
     for params in plan.values():
         params["device"] = resolved
