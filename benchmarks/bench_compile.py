@@ -1,4 +1,4 @@
-"""``torch.compile`` against eager on the CPU: one training step of the quick recipes, paired and interleaved.
+"""``torch.compile`` against eager on the CPU: one training step of the quick configs, paired and interleaved.
 
 For each method x dataset (``bench_speed.SETTINGS``) it builds the fast-path training step twice from the same
 seed, once eager and once with the model wrapped in ``torch.compile`` (default mode, inductor), times the compiled
@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     load_before, score = uptime(), machine.score().images_per_s
     rows = [paired(m, d, args.pairs) for d in args.datasets for m in args.methods]
-    lines = ["# torch.compile against eager, one CPU training step (quick recipes, fast paths)", "",
+    lines = ["# torch.compile against eager, one CPU training step (quick configs, fast paths)", "",
              f"Command: `OMP_NUM_THREADS={args.threads} python benchmarks/bench_compile.py --pairs {args.pairs} "
              f"--threads {args.threads} --methods {' '.join(args.methods)} --datasets {' '.join(args.datasets)}`", "",
              f"Machine score {score:.0f} images/s; torch {torch.__version__}, {args.threads} thread(s); "
