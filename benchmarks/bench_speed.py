@@ -133,7 +133,11 @@ def paired(method: str, dataset: str, pairs: int) -> dict:
     """Median images/s of the reference and fast steps and the median of their paired ratios."""
     reference, batch = training_step(method, dataset, fast=False)
     fast, _ = training_step(method, dataset, fast=True)
-    before, after = alternate(reference, fast, batch, pairs)
+    return _summary(method, dataset, *alternate(reference, fast, batch, pairs))
+
+
+def _summary(method: str, dataset: str, before: list[float], after: list[float]) -> dict:
+    """Median images/s of each side and the median and range of the paired ratios (after / before)."""
     ratios = [a / b for a, b in zip(after, before)]
     return {"method": method, "dataset": dataset, "before": statistics.median(before),
             "after": statistics.median(after), "ratio": statistics.median(ratios),
@@ -186,10 +190,7 @@ def machine_paired(method: str, dataset: str, pairs: int, cores: int) -> dict:
             pipe.send(0)
     for process in processes:
         process.join()
-    ratios = [a / b for a, b in zip(rates["after"], rates["before"])]
-    return {"method": method, "dataset": dataset, "before": statistics.median(rates["before"]),
-            "after": statistics.median(rates["after"]), "ratio": statistics.median(ratios),
-            "low": min(ratios), "high": max(ratios)}
+    return _summary(method, dataset, rates["before"], rates["after"])
 
 
 def uptime() -> str:
@@ -231,7 +232,8 @@ def main(argv=None) -> None:
     if whole:
         lines += ["", f"The machine's training throughput, {cores} cores: before, the reference path in one process "
                       f"with {cores} threads; after, the fast paths in {cores} one-thread workers stepping at once "
-                      f"(all their images over the block's wall time). {args.pairs} interleaved pairs of {MACHINE_STEPS} steps per worker.", "",
+                      f"(all their images over the block's wall time). {args.pairs} interleaved pairs of "
+                      f"{MACHINE_STEPS} steps per worker.", "",
                   "| method | data | images/s before | images/s after | paired ratio (median) | ratio range |",
                   "|---|---|---|---|---|---|", *[_row(r) for r in whole]]
     if maps:
